@@ -1,0 +1,15 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
+import { configuredFeatures } from '../lib/config';
+import { appVersion } from '../lib/version';
+
+/** Liveness and readiness: the version and which features are configured, by name only. */
+export function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return Promise.resolve({
+    status: 200,
+    headers: { 'Cache-Control': 'no-store' },
+    jsonBody: { status: 'ok', version: appVersion(), features: configuredFeatures() },
+  });
+}
+
+app.http('health', { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: health });
