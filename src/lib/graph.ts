@@ -50,12 +50,14 @@ export function graphClient(config: GraphApiConfig): Promise<Client> {
       // the configured Graph origin and nowhere else (a nextLink pointing elsewhere gets no token).
       const auth: Middleware = {
         async execute(context) {
-          const url = typeof context.request === 'string' ? context.request : context.request.url;
+          // The SDK types `request` as DOM RequestInfo; in Node it is a URL string or a fetch Request.
+          const request = context.request as string | { url: string };
+          const url = typeof request === 'string' ? request : request.url;
           if (new URL(url).origin === origin) {
             const token = await credential.getToken(scope);
             if (!token) throw new Error('the Graph credential returned no token');
             const options = (context.options ??= {});
-            const headers = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
+            const headers = new Headers(options.headers);
             headers.set('Authorization', `Bearer ${token.token}`);
             options.headers = headers;
           }
