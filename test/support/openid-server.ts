@@ -24,7 +24,7 @@ export interface OpenIdServer extends LoopbackServer {
   /** Requests seen, to count metadata and key fetches. */
   requests: RecordedRequest[];
   /** Adds a key (published at once) and returns it. */
-  addKey(options?: { endorsements?: string[] }): Promise<SigningKey>;
+  addKey(options?: { endorsements?: string[]; alg?: 'RS256' | 'RS384' | 'RS512' }): Promise<SigningKey>;
   /** Drops a key from the published set. */
   removeKey(kid: string): void;
   sign(claims: JWTPayload, options?: { key?: SigningKey; alg?: string; header?: Record<string, unknown> }): Promise<string>;
@@ -68,7 +68,7 @@ export async function startOpenIdServer(options: { issuerFor?: (prefix: string) 
     issuerFor,
     metadataUrl: (prefix = 'common/v2.0') => `${base}/${prefix}/.well-known/openid-configuration`,
     async addKey(keyOptions = {}) {
-      const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { extractable: true });
+      const { privateKey, publicKey } = await jose.generateKeyPair(keyOptions.alg ?? 'RS256', { extractable: true });
       const kid = randomUUID();
       const jwk = { ...(await jose.exportJWK(publicKey)), kid, kty: 'RSA', use: 'sig' } as JWK;
       keys.push({ kid, privateKey: privateKey, jwk });
