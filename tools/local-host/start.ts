@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     void host
       .stop()
       .then(() => azurite?.stop())
+      .then(() => console.log('[start] stopped'))
       .finally(() => process.exit(0));
   };
   process.once('SIGINT', stop);
