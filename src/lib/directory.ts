@@ -1,0 +1,428 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables' with { 'resolution-mode': 'import' };
+
+import { isRecord } from './http';
+import { tableClient } from './storage';
+import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './text-search';
+
+/**
+ * The directory: a mirror of the tenant's users in Table storage, fed by the delta sync and the change
+ * notifications, read by people search. One table, four kinds of rows:
+ *
+ * - `user` partition, RowKey = user id: the user as last seen, plus the keys of every row derived from it;
+ * - `word-<first letter>` partitions, RowKey = `<word> <sort name> <id>`: one row per distinct searchable
+ *   word of an enabled user, carrying the user and all its words, so a prefix range query answers a
+ *   search without any per-user read, and rows of one word come out in display-name order;
+ * - `recent` partition, RowKey = `<inverted change time> <id>`: enabled users, newest change first.
+ *
+ * Writes go in table transactions (one partition, at most 100 operations each). A change is applied in
+ * phases ordered so that a crash at any point leaves a state the next delivery of the same change repairs:
+ * the user row lists the union of old and new derived rows until the derived rows are in place.
+ */
+
+export interface DirectoryUser {
+  id: string;
+  displayName: string;
+  givenName?: string;
+  surname?: string;
+  mail?: string;
+  userPrincipalName?: string;
+  jobTitle?: string;
+  department?: string;
+  officeLocation?: string;
+  businessPhones: string[];
+  accountEnabled: boolean;
+  lastChanged: string /* ISO */;
+}
+
+export interface Page {
+  skip: number;
+  count: number;
+}
+
+export const DIRECTORY_TABLE = 'directory';
+
+/** The Graph `$select` that gives every field the directory keeps. */
+export const USER_SELECT = [
+  'id',
+  'displayName',
+  'givenName',
+  'surname',
+  'mail',
+  'userPrincipalName',
+  'jobTitle',
+  'department',
+  'officeLocation',
+  'businessPhones',
+  'accountEnabled',
+] as const;
+
+const OPTIONAL_TEXT = ['givenName', 'surname', 'mail', 'userPrincipalName', 'jobTitle', 'department', 'officeLocation'] as const;
+const SEARCHABLE = ['displayName', 'givenName', 'surname', 'mail', 'userPrincipalName', 'jobTitle', 'department'] as const;
+
+const USER_PARTITION = 'user';
+const RECENT_PARTITION = 'recent';
+const TRANSACTION_LIMIT = 100;
+/** Index rows a search reads at most: two pages of a range query, so two storage round trips. */
+const SEARCH_PAGE = 1000;
+const SEARCH_PAGES = 2;
+const PARALLEL_WRITES = 8;
+const IDS_PER_READ = 50;
+
+type RowKeyPair = readonly [partitionKey: string, rowKey: string];
+
+interface UserRow {
+  user: DirectoryUser;
+  derived: RowKeyPair[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading
+
+export async function getDirectoryUser(id: string): Promise<DirectoryUser | undefined> {
+  if (!isValidKey(id)) return undefined;
+  const table = await directoryTable();
+  try {
+    const entity = await table.getEntity<{ data: string }>(USER_PARTITION, id);
+    return parseUser(entity.data);
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function isDirectoryEmpty(): Promise<boolean> {
+  const table = await directoryTable();
+  const pages = table
+    .listEntities({ queryOptions: { filter: `PartitionKey eq '${USER_PARTITION}'`, select: ['RowKey'] } })
+    .byPage({ maxPageSize: 1 });
+  for await (const page of pages) return page.length === 0;
+  return true;
+}
+
+/**
+ * People whose words start with every word of `query` (case and diacritics ignored), enabled users only,
+ * ordered by display name. One range query on the index partition of the longest query word answers
+ * it; the other words and the department are checked against the words each index row carries. The
+ * read stops after two pages: for a prefix so common that it matches more index rows than that, the
+ * answer holds the best matches read and says there are more.
+ */
+export async function searchDirectory(
+  query: string,
+  page: Page,
+  filter: { department?: string } = {},
+): Promise<{ people: DirectoryUser[]; hasMore: boolean }> {
+  const terms = searchWords(query);
+  const { skip, count } = normalisePage(page);
+  if (terms.length === 0) return { people: [], hasMore: false };
+  const driver = terms.reduce((longest, term) => (term.length > longest.length ? term : longest));
+  const others = terms.filter((term) => term !== driver);
+  const department = filter.department === undefined ? undefined : foldText(filter.department.trim());
+
+  const table = await directoryTable();
+  const rows = table
+    .listEntities<{ u: string; w: string; d?: string }>({
+      queryOptions: {
+        filter: `PartitionKey eq '${wordPartition(driver)}' and RowKey ge '${driver}' and RowKey lt '${prefixUpperBound(driver)}'`,
+        select: ['u', 'w', 'd'],
+      },
+    })
+    .byPage({ maxPageSize: SEARCH_PAGE });
+
+  const found = new Map<string, DirectoryUser>();
+  let pagesRead = 0;
+  let truncated = false;
+  for await (const entities of rows) {
+    if (pagesRead === SEARCH_PAGES) {
+      truncated = entities.length > 0;
+      break;
+    }
+    pagesRead++;
+    for (const entity of entities) {
+      if (department !== undefined && (entity.d ?? '') !== department) continue;
+      if (!matchesAllPrefixes(others, entity.w.split(' '))) continue;
+      const user = parseUser(entity.u);
+      if (user?.accountEnabled) found.set(user.id, user);
+    }
+  }
+  const ordered = [...found.values()].sort(byDisplayName);
+  return { people: ordered.slice(skip, skip + count), hasMore: truncated || ordered.length > skip + count };
+}
+
+/** Enabled users, most recently changed first (one range read of the `recent` partition). */
+export async function recentlyChangedUsers(page: Page): Promise<{ people: DirectoryUser[]; hasMore: boolean }> {
+  const { skip, count } = normalisePage(page);
+  const wanted = Math.min(skip + count + 1, SEARCH_PAGE);
+  const table = await directoryTable();
+  const pages = table
+    .listEntities<{ u: string }>({
+      queryOptions: { filter: `PartitionKey eq '${RECENT_PARTITION}'`, select: ['u'] },
+    })
+    .byPage({ maxPageSize: wanted });
+  const people: DirectoryUser[] = [];
+  for await (const entities of pages) {
+    for (const entity of entities) {
+      const user = parseUser(entity.u);
+      if (user) people.push(user);
+    }
+    if (people.length >= wanted) break;
+  }
+  return { people: people.slice(skip, skip + count), hasMore: people.length > skip + count };
+}
+
+/** Every user id in the directory (the full delta sync removes those Graph no longer returns). */
+export async function directoryUserIds(): Promise<Set<string>> {
+  const table = await directoryTable();
+  const ids = new Set<string>();
+  const entities = table.listEntities({
+    queryOptions: { filter: `PartitionKey eq '${USER_PARTITION}'`, select: ['RowKey'] },
+  });
+  for await (const entity of entities) if (entity.rowKey) ids.add(entity.rowKey);
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writing
+
+/** Graph user objects as returned with `$select` (see USER_SELECT): each replaces the stored user. */
+export function upsertUsers(users: readonly Record<string, unknown>[]): Promise<void> {
+  return applyUserChanges(users.map((user) => ({ kind: 'replace', user })));
+}
+
+export function removeUsers(ids: readonly string[]): Promise<void> {
+  return applyUserChanges(ids.map((id) => ({ kind: 'remove', id })));
+}
+
+/**
+ * `replace`: the user's full state (a property that is absent is empty). `patch`: only the properties
+ * present change, as in a delta catch-up round, which returns "at least the properties that have been
+ * updated". `remove`: the user leaves the directory.
+ */
+export type UserChange =
+  | { kind: 'replace'; user: Record<string, unknown> }
+  | { kind: 'patch'; user: Record<string, unknown> }
+  | { kind: 'remove'; id: string };
+
+/** Applies changes in order (the last change of a user wins); unchanged users cost no write. */
+export async function applyUserChanges(changes: readonly UserChange[], now: Date = new Date()): Promise<void> {
+  const latest = new Map<string, UserChange[]>();
+  for (const change of changes) {
+    const id = change.kind === 'remove' ? change.id : change.user.id;
+    if (typeof id !== 'string' || !isValidKey(id)) continue;
+    const list = latest.get(id) ?? [];
+    if (change.kind !== 'patch') list.length = 0;
+    list.push(change);
+    latest.set(id, list);
+  }
+  if (latest.size === 0) return;
+
+  const table = await directoryTable();
+  const previous = await readUserRows(table, [...latest.keys()]);
+
+  const firstPhase: TransactionAction[] = [];
+  const indexPhase: TransactionAction[] = [];
+  const lastPhase: TransactionAction[] = [];
+  for (const [id, list] of latest) {
+    const before = previous.get(id);
+    let next: DirectoryUser | undefined = before?.user;
+    for (const change of list) {
+      next = change.kind === 'remove' ? undefined : toDirectoryUser(change.user, change.kind === 'patch' ? next : undefined, now);
+    }
+    const oldKeys = before?.derived ?? [];
+    if (!next) {
+      if (!before) continue;
+      for (const key of oldKeys) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
+      lastPhase.push(['delete', { partitionKey: USER_PARTITION, rowKey: id }]);
+      continue;
+    }
+    if (before && sameUser(before.user, next)) next = { ...next, lastChanged: before.user.lastChanged };
+    const rows = derivedRows(next);
+    const newKeys = rows.map((row): RowKeyPair => [row.partitionKey, row.rowKey]);
+    if (before && sameUser(before.user, next) && sameKeys(oldKeys, newKeys)) continue;
+    const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
+    if (stale.length > 0) firstPhase.push(['upsert', userEntity(next, [...newKeys, ...stale]), 'Replace']);
+    for (const row of rows) indexPhase.push(['upsert', row, 'Replace']);
+    for (const key of stale) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
+    lastPhase.push(['upsert', userEntity(next, newKeys), 'Replace']);
+  }
+  for (const phase of [firstPhase, indexPhase, lastPhase]) await submitGrouped(table, phase);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rows
+
+function directoryTable(): Promise<TableClient> {
+  return tableClient(DIRECTORY_TABLE);
+}
+
+/** Graph ids are GUIDs; anything a RowKey cannot hold (or a query could misread) is refused. */
+function isValidKey(id: string): boolean {
+  return id.length > 0 && id.length <= 256 && /^[A-Za-z0-9._@-]+$/.test(id);
+}
+
+function wordPartition(word: string): string {
+  return `word-${[...word][0] ?? ''}`;
+}
+
+const MAX_TIME = 9_999_999_999_999;
+
+function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: string; [key: string]: unknown }[] {
+  if (!user.accountEnabled) return [];
+  const data = JSON.stringify(user);
+  const words = [...new Set(SEARCHABLE.flatMap((field) => searchWords(user[field])))];
+  const sortName = searchWords(user.displayName).join(' ').slice(0, 100);
+  const department = foldText((user.department ?? '').trim());
+  const rows = words.map((word) => ({
+    partitionKey: wordPartition(word),
+    rowKey: `${word} ${sortName} ${user.id}`,
+    u: data,
+    w: words.join(' '),
+    d: department,
+  }));
+  const changedAt = Date.parse(user.lastChanged);
+  const inverted = String(MAX_TIME - (Number.isFinite(changedAt) ? changedAt : 0)).padStart(13, '0');
+  return [...rows, { partitionKey: RECENT_PARTITION, rowKey: `${inverted} ${user.id}`, u: data }];
+}
+
+function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {
+  return { partitionKey: USER_PARTITION, rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
+}
+
+async function readUserRows(table: TableClient, ids: readonly string[]): Promise<Map<string, UserRow>> {
+  const rows = new Map<string, UserRow>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_READ) chunks.push(ids.slice(i, i + IDS_PER_READ));
+  await forEachLimited(chunks, PARALLEL_WRITES, async (chunk) => {
+    const filter = `PartitionKey eq '${USER_PARTITION}' and (${chunk.map((id) => `RowKey eq '${id}'`).join(' or ')})`;
+    const entities = table.listEntities<{ data: string; derived: string }>({ queryOptions: { filter } });
+    for await (const entity of entities) {
+      const user = parseUser(entity.data);
+      if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
+    }
+  });
+  return rows;
+}
+
+/** Operations grouped by partition, 100 to a transaction, several partitions in parallel. */
+async function submitGrouped(table: TableClient, actions: readonly TransactionAction[]): Promise<void> {
+  const byPartition = new Map<string, Map<string, TransactionAction>>();
+  for (const action of actions) {
+    const { partitionKey, rowKey } = action[1];
+    const partition = byPartition.get(partitionKey) ?? new Map<string, TransactionAction>();
+    partition.set(rowKey, action); // a transaction may touch a row once; the last action wins
+    byPartition.set(partitionKey, partition);
+  }
+  const batches: TransactionAction[][] = [];
+  for (const partition of byPartition.values()) {
+    const list = [...partition.values()];
+    for (let i = 0; i < list.length; i += TRANSACTION_LIMIT) batches.push(list.slice(i, i + TRANSACTION_LIMIT));
+  }
+  await forEachLimited(batches, PARALLEL_WRITES, (batch) => submitBatch(table, batch));
+}
+
+async function submitBatch(table: TableClient, batch: TransactionAction[]): Promise<void> {
+  try {
+    await table.submitTransaction(batch);
+  } catch (err) {
+    // A delete of a row that is already gone fails the whole transaction; replay it one by one,
+    // treating "already gone" as done (the change is being applied a second time).
+    if (statusOf(err) !== 404) throw err;
+    await forEachLimited(batch, PARALLEL_WRITES, async (action) => {
+      if (action[0] === 'delete') {
+        await table.deleteEntity(action[1].partitionKey, action[1].rowKey).catch((e: unknown) => {
+          if (statusOf(e) !== 404) throw e;
+        });
+      } else if (action[0] === 'upsert') {
+        await table.upsertEntity(action[1], 'Replace');
+      }
+    });
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+function statusOf(err: unknown): number | undefined {
+  return isRecord(err) && typeof err.statusCode === 'number' ? err.statusCode : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Values
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** A Graph user object (with `$select`) as a DirectoryUser; `base` supplies properties it lacks. */
+function toDirectoryUser(record: Record<string, unknown>, base: DirectoryUser | undefined, now: Date): DirectoryUser | undefined {
+  const id = text(record.id);
+  if (!id) return undefined;
+  const has = (key: string): boolean => Object.prototype.hasOwnProperty.call(record, key);
+  const user: DirectoryUser = {
+    id,
+    displayName: has('displayName') ? (text(record.displayName) ?? '') : (base?.displayName ?? ''),
+    businessPhones: has('businessPhones')
+      ? Array.isArray(record.businessPhones)
+        ? record.businessPhones.filter((p): p is string => typeof p === 'string')
+        : []
+      : (base?.businessPhones ?? []),
+    // Graph omits accountEnabled only when it was not selected; an unknown user is taken as enabled.
+    accountEnabled: has('accountEnabled') ? record.accountEnabled !== false : (base?.accountEnabled ?? true),
+    lastChanged: now.toISOString(),
+  };
+  for (const field of OPTIONAL_TEXT) {
+    const value = has(field) ? text(record[field]) : base?.[field];
+    if (value !== undefined) user[field] = value;
+  }
+  return user;
+}
+
+function parseUser(json: string | undefined): DirectoryUser | undefined {
+  if (!json) return undefined;
+  try {
+    const value = JSON.parse(json) as unknown;
+    return isRecord(value) && typeof value.id === 'string' ? (value as unknown as DirectoryUser) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseKeys(json: string | undefined): RowKeyPair[] {
+  try {
+    const value = JSON.parse(json ?? '[]') as unknown;
+    return Array.isArray(value)
+      ? value.filter((k): k is RowKeyPair => Array.isArray(k) && typeof k[0] === 'string' && typeof k[1] === 'string')
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Equal apart from lastChanged. */
+function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
+  return JSON.stringify({ ...a, lastChanged: '' }) === JSON.stringify({ ...b, lastChanged: '' });
+}
+
+function sameKeys(a: readonly RowKeyPair[], b: readonly RowKeyPair[]): boolean {
+  const flat = (keys: readonly RowKeyPair[]): string => keys.map((k) => `${k[0]}\n${k[1]}`).sort().join('\n');
+  return flat(a) === flat(b);
+}
+
+const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true });
+
+function byDisplayName(a: DirectoryUser, b: DirectoryUser): number {
+  return collator.compare(a.displayName, b.displayName) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function normalisePage(page: Page): Page {
+  const skip = Number.isFinite(page.skip) ? Math.max(0, Math.floor(page.skip)) : 0;
+  const count = Number.isFinite(page.count) ? Math.max(0, Math.min(SEARCH_PAGE, Math.floor(page.count))) : 0;
+  return { skip, count };
+}
