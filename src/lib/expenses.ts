@@ -1,0 +1,249 @@
+import type { TableClient, TableEntityResult } from '@azure/data-tables' with { 'resolution-mode': 'import' };
+
+import { ensureError, UnavailableError } from './errors';
+import { tableClient } from './storage';
+
+/**
+ * The expense store in Table storage. Each expense is one row (partition = its id), so a decision is an
+ * ETag-conditional update of that row: of two clicks racing each other exactly one records its decision.
+ * A second table indexes expenses by the lower-cased address of the submitter and of the approver, newest
+ * first, for "my expenses" listings; its rows are written idempotently after the expense, so a retried
+ * create repairs a missing index row.
+ */
+
+export type ExpenseStatus = 'pending' | 'approved' | 'rejected';
+
+export interface Expense {
+  id: string;
+  submitter: string;
+  approver: string;
+  amount: number;
+  currency: string;
+  description: string;
+  status: ExpenseStatus;
+  decidedBy?: string;
+  comment?: string;
+  createdAt: string;
+  decidedAt?: string;
+}
+
+export type NewExpense = Pick<Expense, 'id' | 'submitter' | 'approver' | 'amount' | 'currency' | 'description'>;
+
+export type Decision = 'approve' | 'reject';
+
+const EXPENSES_TABLE = 'expenses';
+const INDEX_TABLE = 'expensesbyuser';
+const EXPENSE_ROW = 'expense';
+
+interface ExpenseEntity {
+  partitionKey: string;
+  rowKey: string;
+  submitter: string;
+  approver: string;
+  amount: number;
+  currency: string;
+  description: string;
+  status: string;
+  decidedBy?: string;
+  comment?: string;
+  createdAt: string;
+  decidedAt?: string;
+}
+
+interface IndexEntity {
+  partitionKey: string;
+  rowKey: string;
+  expenseId: string;
+}
+
+function statusCode(err: unknown): number | undefined {
+  const code = (err as { statusCode?: unknown }).statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Storage failures become 503 so that callers (and Microsoft) retry; everything else passes through. */
+async function storage<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (statusCode(err) === undefined || (statusCode(err) as number) >= 500) {
+      throw new UnavailableError(`expense store ${operation} failed: ${ensureError(err).message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+const isStatus = (value: unknown): value is ExpenseStatus =>
+  value === 'pending' || value === 'approved' || value === 'rejected';
+
+function toExpense(entity: TableEntityResult<ExpenseEntity>): Expense {
+  const expense: Expense = {
+    id: entity.partitionKey,
+    submitter: entity.submitter,
+    approver: entity.approver,
+    amount: Number(entity.amount),
+    currency: entity.currency,
+    description: entity.description,
+    status: isStatus(entity.status) ? entity.status : 'pending',
+    createdAt: entity.createdAt,
+  };
+  if (entity.decidedBy) expense.decidedBy = entity.decidedBy;
+  if (entity.comment) expense.comment = entity.comment;
+  if (entity.decidedAt) expense.decidedAt = entity.decidedAt;
+  return expense;
+}
+
+async function readEntity(table: TableClient, id: string): Promise<TableEntityResult<ExpenseEntity> | undefined> {
+  try {
+    return await table.getEntity<ExpenseEntity>(id, EXPENSE_ROW);
+  } catch (err) {
+    if (statusCode(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+export function getExpense(id: string): Promise<Expense | undefined> {
+  return storage('read', async () => {
+    const entity = await readEntity(await tableClient(EXPENSES_TABLE), id);
+    return entity ? toExpense(entity) : undefined;
+  });
+}
+
+// Index row keys sort newest first: the time left until year 275760 (JavaScript's last date), zero-padded.
+const MAX_TIME = 8_640_000_000_000_000;
+function indexRowKey(expense: Expense): string {
+  const remaining = MAX_TIME - Date.parse(expense.createdAt);
+  return `${String(remaining).padStart(16, '0')}_${expense.id}`;
+}
+
+async function writeIndex(expense: Expense): Promise<void> {
+  const table = await tableClient(INDEX_TABLE);
+  const addresses = new Set([expense.submitter.toLowerCase(), expense.approver.toLowerCase()]);
+  await Promise.all(
+    [...addresses].map((address) =>
+      table.upsertEntity<IndexEntity>(
+        { partitionKey: address, rowKey: indexRowKey(expense), expenseId: expense.id },
+        'Replace',
+      ),
+    ),
+  );
+}
+
+/**
+ * Stores a new pending expense. When the id exists already nothing is written except a repair of its
+ * index rows, and the stored expense is returned with `created: false`.
+ */
+export function createExpense(input: NewExpense, now: Date = new Date()): Promise<{ expense: Expense; created: boolean }> {
+  return storage('create', async () => {
+    const table = await tableClient(EXPENSES_TABLE);
+    const entity: ExpenseEntity = {
+      partitionKey: input.id,
+      rowKey: EXPENSE_ROW,
+      submitter: input.submitter,
+      approver: input.approver,
+      amount: input.amount,
+      currency: input.currency,
+      description: input.description,
+      status: 'pending',
+      createdAt: now.toISOString(),
+    };
+    let result: { expense: Expense; created: boolean };
+    try {
+      await table.createEntity(entity);
+      result = { expense: toExpense(entity as TableEntityResult<ExpenseEntity>), created: true };
+    } catch (err) {
+      if (statusCode(err) !== 409) throw err;
+      const stored = await readEntity(table, input.id);
+      if (!stored) throw err;
+      result = { expense: toExpense(stored), created: false };
+    }
+    await writeIndex(result.expense);
+    return result;
+  });
+}
+
+export type DecisionOutcome =
+  | { outcome: 'decided'; expense: Expense }
+  | { outcome: 'alreadyDecided'; expense: Expense }
+  | { outcome: 'notFound' };
+
+/**
+ * Records a decision on a pending expense with an ETag-conditional update. If the expense was decided
+ * already, or another decision wins the race, nothing changes and the stored expense is returned.
+ */
+export function decideExpense(
+  id: string,
+  decision: { decision: Decision; decidedBy: string; comment?: string },
+  now: Date = new Date(),
+): Promise<DecisionOutcome> {
+  return storage('decide', async () => {
+    const table = await tableClient(EXPENSES_TABLE);
+    const current = await readEntity(table, id);
+    if (!current) return { outcome: 'notFound' };
+    if (current.status !== 'pending') return { outcome: 'alreadyDecided', expense: toExpense(current) };
+    const change = {
+      partitionKey: id,
+      rowKey: EXPENSE_ROW,
+      status: decision.decision === 'approve' ? 'approved' : 'rejected',
+      decidedBy: decision.decidedBy,
+      decidedAt: now.toISOString(),
+      ...(decision.comment ? { comment: decision.comment } : {}),
+    };
+    try {
+      await table.updateEntity(change, 'Merge', { etag: current.etag });
+    } catch (err) {
+      // 412: someone else's decision landed between our read and our write; theirs stands.
+      if (statusCode(err) !== 412) throw err;
+      const winner = await readEntity(table, id);
+      if (!winner) return { outcome: 'notFound' };
+      return { outcome: 'alreadyDecided', expense: toExpense(winner) };
+    }
+    return { outcome: 'decided', expense: toExpense({ ...current, ...change }) };
+  });
+}
+
+/** Expenses whose submitter or approver is one of these addresses (case-insensitive), newest first. */
+export function listExpensesForUser(
+  addresses: readonly string[],
+  page: { skip: number; count: number },
+): Promise<{ expenses: Expense[]; hasMore: boolean }> {
+  return storage('list', async () => {
+    const wanted = [...new Set(addresses.map((a) => a.trim().toLowerCase()).filter((a) => a.length > 0))];
+    const skip = Math.max(0, Math.floor(page.skip));
+    const count = Math.max(0, Math.floor(page.count));
+    if (wanted.length === 0 || count === 0) return { expenses: [], hasMore: false };
+    const { odata } = await import('@azure/data-tables');
+    const index = await tableClient(INDEX_TABLE);
+    // Each address's rows are already newest first; take at most what the page can need from each.
+    const limit = skip + count + 1;
+    const rows = new Map<string, string>();
+    await Promise.all(
+      wanted.map(async (address) => {
+        let taken = 0;
+        const pages = index
+          .listEntities<IndexEntity>({ queryOptions: { filter: odata`PartitionKey eq ${address}` } })
+          .byPage({ maxPageSize: Math.min(limit, 1000) });
+        for await (const batch of pages) {
+          for (const row of batch) {
+            if (taken++ >= limit) break;
+            // The same expense has the same row key under every address it is indexed by.
+            rows.set(row.expenseId, row.rowKey);
+          }
+          if (taken >= limit) break;
+        }
+      }),
+    );
+    const ordered = [...rows.entries()].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)).map(([id]) => id);
+    const table = await tableClient(EXPENSES_TABLE);
+    const wantedSet = new Set(wanted);
+    const involves = (e: Expense): boolean =>
+      wantedSet.has(e.submitter.toLowerCase()) || wantedSet.has(e.approver.toLowerCase());
+    const window = ordered.slice(skip, skip + count + 1);
+    const loaded = await Promise.all(window.map((id) => readEntity(table, id)));
+    const expenses = loaded
+      .filter((e): e is TableEntityResult<ExpenseEntity> => e !== undefined)
+      .map(toExpense)
+      .filter(involves);
+    return { expenses: expenses.slice(0, count), hasMore: ordered.length > skip + count };
+  });
+}
