@@ -159,6 +159,8 @@ export interface ActionableMessagesConfig {
   sender?: string;
   allowedPerformerDomains?: readonly string[];
   actionTokenKey: Buffer;
+  /** Written into the refreshed card, which Outlook shows only when it carries the provider's originator. */
+  originator?: string;
 }
 
 export interface ExpensesConfig extends GraphApiConfig {
@@ -300,6 +302,8 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
     if (legacyAudience !== undefined) config.legacyAudience = legacyAudience;
     if (sender !== undefined) config.sender = sender;
     if (domains !== undefined) config.allowedPerformerDomains = domains;
+    const originator = r.optional('ACTIONABLE_MESSAGE_ORIGINATOR', asString);
+    if (originator !== undefined) config.originator = originator;
     return config;
   },
 
@@ -383,6 +387,7 @@ export const FEATURE_SETTINGS: { readonly [F in FeatureName]: readonly string[] 
     'ACTIONABLE_MESSAGE_LEGACY_METADATA_URL',
     'ACTIONABLE_MESSAGE_SENDER',
     'ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS',
+    'ACTIONABLE_MESSAGE_ORIGINATOR',
     'ACTION_TOKEN_KEY',
   ],
   expenses: [

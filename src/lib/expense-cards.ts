@@ -75,8 +75,8 @@ export function expenseApprovalCard(expense: Expense, options: ApprovalCardOptio
 }
 
 /** The card Outlook shows after a click (`CARD-UPDATE-IN-BODY`): the decision, no actions left. */
-export async function refreshedApprovalCard(expense: Expense, originator: string): Promise<AdaptiveCard> {
-  return { ...(await expenseStatusCard(expense)), originator, hideOriginalBody: false };
+export async function refreshedApprovalCard(expense: Expense, originator: string | undefined): Promise<AdaptiveCard> {
+  return { ...(await expenseStatusCard(expense)), ...(originator ? { originator } : {}), hideOriginalBody: false };
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

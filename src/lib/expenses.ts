@@ -1,6 +1,9 @@
 import type { TableClient, TableEntityResult } from '@azure/data-tables' with { 'resolution-mode': 'import' };
 
-import { ensureError, UnavailableError } from './errors';
+import { randomUUID } from 'node:crypto';
+
+import { isMailAddress } from './config';
+import { AppError, BadRequestError, ensureError, UnavailableError } from './errors';
 import { tableClient } from './storage';
 
 /**
@@ -30,6 +33,76 @@ export interface Expense {
 export type NewExpense = Pick<Expense, 'id' | 'submitter' | 'approver' | 'amount' | 'currency' | 'description'>;
 
 export type Decision = 'approve' | 'reject';
+
+/** Ids are safe as Table keys and in URLs: letters, digits, `.`, `_`, `-`, at most 64, starting alphanumeric. */
+export function isExpenseId(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value);
+}
+
+export const MAX_DESCRIPTION_LENGTH = 1000;
+const MAX_AMOUNT = 1e12;
+
+let currencies: Set<string> | undefined;
+function isCurrency(code: string): boolean {
+  currencies ??= new Set(Intl.supportedValuesOf('currency'));
+  return currencies.has(code);
+}
+
+/** Decimal places the currency has (2 for EUR, 0 for JPY, 3 for KWD). */
+function minorDigits(currency: string): number {
+  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+}
+
+/**
+ * Validates a createExpense body. Every problem is collected, so the 400 lists all fields at once.
+ * The currency is an ISO 4217 code (upper-cased); the amount is positive, finite and has no more
+ * decimals than the currency has.
+ */
+export function parseNewExpense(body: unknown): NewExpense {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestError('body must be a JSON object', ['submitter', 'approver', 'amount', 'currency', 'description']);
+  }
+  const input = body as Record<string, unknown>;
+  const bad: string[] = [];
+  const mail = (name: string): string => {
+    const value = input[name];
+    if (typeof value === 'string' && isMailAddress(value.trim())) return value.trim();
+    bad.push(name);
+    return '';
+  };
+  const submitter = mail('submitter');
+  const approver = mail('approver');
+  const currency = typeof input.currency === 'string' ? input.currency.trim().toUpperCase() : '';
+  const currencyValid = /^[A-Z]{3}$/.test(currency) && isCurrency(currency);
+  if (!currencyValid) bad.push('currency');
+  const amount = input.amount;
+  const amountValid =
+    typeof amount === 'number' &&
+    Number.isFinite(amount) &&
+    amount > 0 &&
+    amount <= MAX_AMOUNT &&
+    (!currencyValid || Number(amount.toFixed(minorDigits(currency))) === amount);
+  if (!amountValid) bad.push('amount');
+  const description = typeof input.description === 'string' ? input.description.trim() : '';
+  if (description.length === 0 || description.length > MAX_DESCRIPTION_LENGTH) bad.push('description');
+  if (input.id !== undefined && !isExpenseId(input.id)) bad.push('id');
+  if (bad.length > 0) {
+    throw new BadRequestError(
+      `invalid fields: ${bad.join(', ')} (submitter and approver are mail addresses; amount is a positive number ` +
+        `with at most the currency's decimals; currency is an ISO 4217 code; description is 1-${MAX_DESCRIPTION_LENGTH} ` +
+        'characters; id, when given, is 1-64 letters, digits, ".", "_" or "-")',
+      bad,
+    );
+  }
+  return {
+    id: isExpenseId(input.id) ? input.id : randomUUID(),
+    submitter,
+    approver,
+    amount: amount as number,
+    currency,
+    description,
+  };
+}
 
 const EXPENSES_TABLE = 'expenses';
 const INDEX_TABLE = 'expensesbyuser';
@@ -66,7 +139,9 @@ async function storage<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (statusCode(err) === undefined || (statusCode(err) as number) >= 500) {
+    if (err instanceof AppError) throw err;
+    const code = statusCode(err);
+    if (code === undefined || code >= 500) {
       throw new UnavailableError(`expense store ${operation} failed: ${ensureError(err).message}`, { cause: err });
     }
     throw err;
@@ -133,7 +208,7 @@ async function writeIndex(expense: Expense): Promise<void> {
  * Stores a new pending expense. When the id exists already nothing is written except a repair of its
  * index rows, and the stored expense is returned with `created: false`.
  */
-export function createExpense(input: NewExpense, now: Date = new Date()): Promise<{ expense: Expense; created: boolean }> {
+export function insertExpense(input: NewExpense, now: Date = new Date()): Promise<{ expense: Expense; created: boolean }> {
   return storage('create', async () => {
     const table = await tableClient(EXPENSES_TABLE);
     const entity: ExpenseEntity = {
@@ -168,31 +243,34 @@ export type DecisionOutcome =
   | { outcome: 'notFound' };
 
 /**
- * Records a decision on a pending expense with an ETag-conditional update. If the expense was decided
- * already, or another decision wins the race, nothing changes and the stored expense is returned.
+ * Records a decision on a pending expense with an ETag-conditional update. `check` sees the stored
+ * expense first and may throw to refuse (e.g. the performer is not its approver), whatever its status.
+ * If the expense was decided already, or another decision wins the race, nothing changes and the
+ * stored expense is returned.
  */
 export function decideExpense(
   id: string,
   decision: { decision: Decision; decidedBy: string; comment?: string },
-  now: Date = new Date(),
+  options: { now?: Date; check?: (expense: Expense) => void } = {},
 ): Promise<DecisionOutcome> {
   return storage('decide', async () => {
     const table = await tableClient(EXPENSES_TABLE);
     const current = await readEntity(table, id);
     if (!current) return { outcome: 'notFound' };
+    options.check?.(toExpense(current));
     if (current.status !== 'pending') return { outcome: 'alreadyDecided', expense: toExpense(current) };
     const change = {
       partitionKey: id,
       rowKey: EXPENSE_ROW,
       status: decision.decision === 'approve' ? 'approved' : 'rejected',
       decidedBy: decision.decidedBy,
-      decidedAt: now.toISOString(),
+      decidedAt: (options.now ?? new Date()).toISOString(),
       ...(decision.comment ? { comment: decision.comment } : {}),
     };
     try {
       await table.updateEntity(change, 'Merge', { etag: current.etag });
     } catch (err) {
-      // 412: someone else's decision landed between our read and our write; theirs stands.
+      // 412: another decision landed between our read and our write; it stands.
       if (statusCode(err) !== 412) throw err;
       const winner = await readEntity(table, id);
       if (!winner) return { outcome: 'notFound' };

@@ -1,0 +1,119 @@
+import { issueActionToken, verifyActionToken } from './action-token';
+import type { ActionableMessagesConfig, ExpensesConfig } from './config';
+import { ensureError, ForbiddenError, NotFoundError, UpstreamError, BadRequestError } from './errors';
+import { approvalMailHtml, expenseApprovalCard, formatAmount, refreshedApprovalCard, type AdaptiveCard } from './expense-cards';
+import { type Decision, decideExpense, type Expense, isExpenseId } from './expenses';
+import { graphClient } from './graph';
+import { isRecord } from './http';
+
+/**
+ * The approval round trip: the mail that carries the actionable card to the approver, and what a click
+ * on its Approve/Reject buttons does once the caller's bearer token has been verified.
+ */
+
+export const ACTION_PATH = '/api/actionable-message';
+
+/** Mails the approval card to the approver from the sender mailbox (Graph sendMail, Mail.Send). */
+export async function sendApprovalMail(config: ExpensesConfig, expense: Expense): Promise<void> {
+  const card = await expenseApprovalCard(expense, {
+    originator: config.originator,
+    actionUrl: `${config.publicBaseUrl}${ACTION_PATH}`,
+    actionToken: issueActionToken(config.actionTokenKey, 'expense-decision', expense.id, expense.approver),
+  });
+  const message = {
+    subject: `Expense approval: ${formatAmount(expense.amount, expense.currency)} from ${expense.submitter}`,
+    body: { contentType: 'HTML', content: approvalMailHtml(card, expense) },
+    toRecipients: [{ emailAddress: { address: expense.approver } }],
+  };
+  const client = await graphClient(config);
+  try {
+    await client.api(`/users/${encodeURIComponent(config.sender)}/sendMail`).post({ message, saveToSentItems: true });
+  } catch (err) {
+    const status = (err as { statusCode?: unknown }).statusCode;
+    throw new UpstreamError(`Graph sendMail failed (${typeof status === 'number' ? status : ensureError(err).message})`, {
+      cause: err,
+    });
+  }
+}
+
+/** What Outlook posts when a button is clicked (the card's `Action.Http` body, comment filled in). */
+export interface CardAction {
+  expenseId: string;
+  decision: Decision;
+  comment?: string;
+  actionToken: string;
+}
+
+export const MAX_COMMENT_LENGTH = 1000;
+const UNFILLED_COMMENT = '{{comment.value}}';
+
+export function parseCardAction(body: unknown): CardAction {
+  if (!isRecord(body)) throw new BadRequestError('body must be a JSON object', ['expenseId', 'decision', 'actionToken']);
+  const bad: string[] = [];
+  if (!isExpenseId(body.expenseId)) bad.push('expenseId');
+  if (body.decision !== 'approve' && body.decision !== 'reject') bad.push('decision');
+  const comment = body.comment === undefined || body.comment === null ? '' : body.comment;
+  if (typeof comment !== 'string' || comment.length > MAX_COMMENT_LENGTH) bad.push('comment');
+  if (typeof body.actionToken !== 'string' || body.actionToken.length === 0) bad.push('actionToken');
+  if (bad.length > 0) throw new BadRequestError(`invalid fields: ${bad.join(', ')}`, bad);
+  const action: CardAction = {
+    expenseId: body.expenseId as string,
+    decision: body.decision as Decision,
+    actionToken: body.actionToken as string,
+  };
+  // A client that did not fill the input in leaves the placeholder: that is no comment.
+  const text = (comment as string).trim();
+  if (text && text !== UNFILLED_COMMENT) action.comment = text;
+  return action;
+}
+
+export interface CardActionResult {
+  outcome: 'decided' | 'alreadyDecided';
+  expense: Expense;
+  /** For CARD-ACTION-STATUS: names neither the performer nor the time. */
+  statusText: string;
+  card: AdaptiveCard;
+}
+
+const DONE = { approved: 'approved', rejected: 'rejected', pending: 'pending' } as const;
+
+const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+/**
+ * Applies a verified caller's click: the action token must be the one this app issued for this expense
+ * and this performer (403), the expense must exist (404), the performer must be its approver and, when
+ * configured, in an allowed domain (403). Then the decision is recorded once.
+ */
+export async function applyCardAction(
+  config: ActionableMessagesConfig,
+  performer: string,
+  action: CardAction,
+  now: Date,
+): Promise<CardActionResult> {
+  if (!verifyActionToken(config.actionTokenKey, action.actionToken, 'expense-decision', action.expenseId, performer)) {
+    throw new ForbiddenError('this action is not valid for you', 'action_token');
+  }
+  const outcome = await decideExpense(
+    action.expenseId,
+    { decision: action.decision, decidedBy: performer, ...(action.comment ? { comment: action.comment } : {}) },
+    {
+      now,
+      check(expense) {
+        if (expense.approver.toLowerCase() !== performer.toLowerCase()) {
+          throw new ForbiddenError('only the approver can decide this expense', 'not_approver');
+        }
+        const domains = config.allowedPerformerDomains;
+        if (domains && !domains.includes(domainOf(performer))) {
+          throw new ForbiddenError('your organisation may not decide this expense', 'performer_domain');
+        }
+      },
+    },
+  );
+  if (outcome.outcome === 'notFound') throw new NotFoundError('this expense no longer exists');
+  const { expense } = outcome;
+  const statusText =
+    outcome.outcome === 'decided'
+      ? `The expense was ${DONE[expense.status]}.`
+      : `This expense was already ${DONE[expense.status]}; nothing was changed.`;
+  return { outcome: outcome.outcome, expense, statusText, card: await refreshedApprovalCard(expense, config.originator) };
+}
