@@ -1,0 +1,10 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
+import { handleGraphPost } from '../lib/graph-notifications';
+
+/** Graph's `lifecycleNotificationUrl`: the same handler, since either kind of notification may arrive on either URL. */
+export function graphLifecycle(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handleGraphPost(request, context, 'lifecycle');
+}
+
+app.http('graphLifecycle', { methods: ['POST'], authLevel: 'anonymous', route: 'graph-lifecycle', handler: graphLifecycle });

@@ -1,0 +1,10 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
+import { handleGraphPost } from '../lib/graph-notifications';
+
+/** Graph's `notificationUrl`: the validation handshake and change notifications (lifecycle events too). */
+export function graphWebhook(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handleGraphPost(request, context, 'notifications');
+}
+
+app.http('graphWebhook', { methods: ['POST'], authLevel: 'anonymous', route: 'graph-webhook', handler: graphWebhook });

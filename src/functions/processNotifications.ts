@@ -1,0 +1,15 @@
+import { app, type InvocationContext } from '@azure/functions';
+
+import { notificationQueueName } from '../lib/config';
+import { processNotificationMessage } from '../lib/graph-processing';
+
+/** Applies what the Graph endpoints queued; a failure is thrown so the host retries, then poisons. */
+export function processNotifications(message: unknown, context: InvocationContext): Promise<void> {
+  return processNotificationMessage(message, context);
+}
+
+app.storageQueue('processNotifications', {
+  queueName: notificationQueueName(),
+  connection: 'AzureWebJobsStorage',
+  handler: processNotifications,
+});

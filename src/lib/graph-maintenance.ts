@@ -1,0 +1,46 @@
+import type { InvocationContext } from '@azure/functions';
+
+import { featureConfig } from './config';
+import { ensureError, NotConfiguredError } from './errors';
+import { graphClient } from './graph';
+import { runDeltaSync } from './graph-delta';
+import { ensureSubscription } from './graph-subscriptions';
+import { logEvent } from './log';
+
+/**
+ * The timer's work: make sure the subscription exists and is renewed, then run the delta sync (full when
+ * never synced or a resync is owed, otherwise a catch-up). The sync runs even when the subscription step
+ * failed (delta is the backstop for lost notifications); the first failure is thrown at the end so that
+ * the run shows as failed.
+ */
+export async function maintainGraphSubscription(context: InvocationContext): Promise<void> {
+  let config;
+  try {
+    config = featureConfig('graphSubscription');
+  } catch (err) {
+    if (!(err instanceof NotConfiguredError)) throw err;
+    logEvent(context, 'error', 'feature.notConfigured', { feature: err.feature, settings: err.settings });
+    return;
+  }
+  const client = await graphClient(config);
+  let failure: Error | undefined;
+  try {
+    const outcome = await ensureSubscription(client, config);
+    logEvent(context, 'info', 'graph.subscription.ensured', { ...outcome });
+  } catch (err) {
+    failure = ensureError(err);
+    logEvent(context, 'error', 'graph.subscription.failed', { error: errorText(err) });
+  }
+  try {
+    const outcome = await runDeltaSync(client);
+    logEvent(context, 'info', 'graph.delta.synced', { trigger: 'timer', ...outcome });
+  } catch (err) {
+    failure ??= ensureError(err);
+    logEvent(context, 'error', 'graph.delta.failed', { error: errorText(err) });
+  }
+  if (failure) throw failure;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

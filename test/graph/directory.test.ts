@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import {
+  getDirectoryUser,
+  isDirectoryEmpty,
+  recentlyChangedUsers,
+  removeUsers,
+  searchDirectory,
+  upsertUsers,
+} from '../../src/lib/directory';
+import { tableClient } from '../../src/lib/storage';
+import { useAzurite } from '../support/azurite';
+import { graphUser } from './fake-graph';
+import { userId } from './setup';
+
+useAzurite();
+
+const names = (result: { people: { displayName: string }[] }): string[] => result.people.map((p) => p.displayName);
+const all = { skip: 0, count: 50 };
+
+async function indexRows(): Promise<number> {
+  const table = await tableClient('directory');
+  let rows = 0;
+  for await (const entity of table.listEntities({ queryOptions: { select: ['RowKey'] } })) {
+    if (entity.partitionKey?.startsWith('word-')) rows++;
+  }
+  return rows;
+}
+
+describe('directory', () => {
+  test('starts empty, and a seeded user can be read back with every field', async () => {
+    assert.equal(await isDirectoryEmpty(), true);
+    await upsertUsers([
+      graphUser(userId(1), 'Zoë Ångström', { jobTitle: 'Research Lead', department: 'Física', businessPhones: ['+1 425 555 0100'], officeLocation: '18/2111' }),
+      graphUser(userId(2), "Seán O'Brien", { department: 'Sales' }),
+      graphUser(userId(3), 'Adele Vance', { department: 'Retail', jobTitle: 'Retail Manager' }),
+      graphUser(userId(4), 'Alex Wilber', { department: 'Marketing' }),
+      graphUser(userId(5), 'Allan Deyoung', { department: 'IT', accountEnabled: false }),
+    ]);
+    assert.equal(await isDirectoryEmpty(), false);
+    const zoe = await getDirectoryUser(userId(1));
+    assert.equal(zoe?.displayName, 'Zoë Ångström');
+    assert.equal(zoe?.department, 'Física');
+    assert.deepEqual(zoe?.businessPhones, ['+1 425 555 0100']);
+    assert.equal(zoe?.accountEnabled, true);
+    assert.ok(Date.parse(zoe?.lastChanged ?? '') > 0);
+    assert.equal(await getDirectoryUser(userId(99)), undefined);
+  });
+
+  test('prefix search ignores case and diacritics, both ways', async () => {
+    assert.deepEqual(names(await searchDirectory('zoe', all)), ['Zoë Ångström']);
+    assert.deepEqual(names(await searchDirectory('ANGS', all)), ['Zoë Ångström']);
+    assert.deepEqual(names(await searchDirectory('fís', all)), ['Zoë Ångström']);
+    assert.deepEqual(names(await searchDirectory('obri', all)), ["Seán O'Brien"]);
+    assert.deepEqual(names(await searchDirectory('Seán', all)), ["Seán O'Brien"]);
+  });
+
+  test('every query word must start some word of the user; mail and job title count', async () => {
+    assert.deepEqual(names(await searchDirectory('al', all)), ['Alex Wilber']);
+    assert.deepEqual(names(await searchDirectory('retail man', all)), ['Adele Vance']);
+    assert.deepEqual(names(await searchDirectory('adele.vance@contoso.com', all)), ['Adele Vance']);
+    assert.deepEqual(names(await searchDirectory('adele wilber', all)), []);
+    assert.deepEqual(names(await searchDirectory('  ', all)), []);
+  });
+
+  test('disabled users never match, and are not among the recently changed', async () => {
+    assert.deepEqual(names(await searchDirectory('allan', all)), []);
+    assert.ok(!names(await recentlyChangedUsers(all)).includes('Allan Deyoung'));
+    assert.equal((await getDirectoryUser(userId(5)))?.accountEnabled, false);
+  });
+
+  test('results come ordered by display name, paged with skip and count', async () => {
+    const everyone = names(await searchDirectory('contoso', all));
+    assert.deepEqual(everyone, ['Adele Vance', 'Alex Wilber', "Seán O'Brien", 'Zoë Ångström']);
+    const first = await searchDirectory('contoso', { skip: 0, count: 3 });
+    assert.deepEqual(names(first), everyone.slice(0, 3));
+    assert.equal(first.hasMore, true);
+    const second = await searchDirectory('contoso', { skip: 3, count: 3 });
+    assert.deepEqual(names(second), everyone.slice(3));
+    assert.equal(second.hasMore, false);
+  });
+
+  test('the department filter narrows a search, ignoring case', async () => {
+    assert.deepEqual(names(await searchDirectory('contoso', all, { department: 'retail' })), ['Adele Vance']);
+  });
+
+  test('an update replaces the words it changed: old ones no longer match, no stale index rows remain', async () => {
+    const before = await indexRows();
+    await upsertUsers([graphUser(userId(4), 'Alexandra Wilber-Nguyen', { department: 'Marketing' })]);
+    assert.deepEqual(names(await searchDirectory('nguyen', all)), ['Alexandra Wilber-Nguyen']);
+    assert.deepEqual(names(await searchDirectory('alex', all)), ['Alexandra Wilber-Nguyen']);
+    await upsertUsers([graphUser(userId(4), 'Sasha Nguyen', { department: 'Marketing' })]);
+    assert.deepEqual(names(await searchDirectory('wilber', all)), []);
+    assert.deepEqual(names(await searchDirectory('alex', all)), []);
+    assert.deepEqual(names(await searchDirectory('sasha', all)), ['Sasha Nguyen']);
+    // "alex" and "wilber" went, "sasha" and "nguyen" came (mail words too): the count of rows is back.
+    assert.equal(await indexRows(), before);
+  });
+
+  test('the same state written again changes nothing, not even lastChanged', async () => {
+    const before = await getDirectoryUser(userId(3));
+    await upsertUsers([graphUser(userId(3), 'Adele Vance', { department: 'Retail', jobTitle: 'Retail Manager' })]);
+    assert.deepEqual(await getDirectoryUser(userId(3)), before);
+  });
+
+  test('recently changed users come newest first, paged', async () => {
+    await upsertUsers([graphUser(userId(3), 'Adele Vance', { department: 'Retail', jobTitle: 'Store Manager' })]);
+    const recent = await recentlyChangedUsers({ skip: 0, count: 2 });
+    assert.equal(recent.people[0]?.displayName, 'Adele Vance');
+    assert.equal(recent.hasMore, true);
+  });
+
+  test('disabling a user removes them from search; removing a user removes everything', async () => {
+    await upsertUsers([graphUser(userId(2), "Seán O'Brien", { department: 'Sales', accountEnabled: false })]);
+    assert.deepEqual(names(await searchDirectory('sean', all)), []);
+    await removeUsers([userId(1), userId(2), userId(3), userId(4), userId(5)]);
+    await removeUsers([userId(1)]);
+    assert.equal(await getDirectoryUser(userId(1)), undefined);
+    assert.equal(await indexRows(), 0);
+    assert.equal(await isDirectoryEmpty(), true);
+    assert.deepEqual((await recentlyChangedUsers(all)).people, []);
+  });
+});
