@@ -1,0 +1,21 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
+import { settingsPage as renderSettingsPage } from '../lib/compose-extension-pages';
+import { featureConfig } from '../lib/config';
+import { errorResponse } from '../lib/http';
+
+/**
+ * The settings pop-up of the messaging extension. It holds no data of its own: the current filter comes
+ * in the query string (from the `config` answer) and goes back to Teams through `notifySuccess`.
+ */
+export function settingsPage(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    featureConfig('composeExtension');
+    const department = (request.query.get('department') ?? '').slice(0, 128);
+    return Promise.resolve(renderSettingsPage(department));
+  } catch (err) {
+    return Promise.resolve(errorResponse(err, context, 'settingsPage'));
+  }
+}
+
+app.http('settingsPage', { methods: ['GET'], authLevel: 'anonymous', route: 'settings', handler: settingsPage });

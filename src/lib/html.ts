@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+
+import type { HttpResponseInit } from '@azure/functions';
+
+/**
+ * The small pages Teams opens in its pop-ups (settings, sign-in). Each carries a strict
+ * Content-Security-Policy: nothing loads except the Teams JavaScript library from Microsoft's CDN, pinned
+ * by Subresource Integrity, and the page's own script and style, admitted by a per-response nonce.
+ * Every value a page shows is escaped, and values its script needs travel in escaped `data-` attributes,
+ * never inside the script.
+ */
+
+/** TeamsJS as Microsoft's docs reference it, with the SRI hash they publish for this version. */
+export const TEAMS_JS = {
+  src: 'https://res.cdn.office.net/teams-js/2.34.0/js/MicrosoftTeams.min.js',
+  integrity: 'sha384-brW9AazbKR2dYw2DucGgWCCcmrm2oBFV4HQidyuyZRI/TnAkmOOnTARSTdps3Hwt',
+} as const;
+
+/** Teams web, desktop and the Microsoft 365 hosts that may frame or open these pages. */
+const TEAMS_FRAME_ANCESTORS = [
+  'https://teams.microsoft.com',
+  'https://*.teams.microsoft.com',
+  'https://teams.cloud.microsoft',
+  'https://*.office.com',
+  'https://*.microsoft365.com',
+];
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+/** Escapes text for HTML element content and double- or single-quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (c) => HTML_ESCAPES[c] as string);
+}
+
+export interface PageOptions {
+  title: string;
+  /** Body markup, already escaped by the caller (build it with escapeHtml). */
+  body: string;
+  /** The page's script; it runs after TeamsJS has loaded. */
+  script: string;
+  /** HTTP status (200 unless the page reports an error). */
+  status?: number;
+}
+
+/** A complete HTML response with the strict policy and a fresh nonce. */
+export function htmlPage(options: PageOptions): HttpResponseInit {
+  const nonce = randomBytes(16).toString('base64');
+  const csp = [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}' ${TEAMS_JS.src}`,
+    `style-src 'nonce-${nonce}'`,
+    "img-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    `frame-ancestors 'self' ${TEAMS_FRAME_ANCESTORS.join(' ')}`,
+  ].join('; ');
+  const html = [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    `<title>${escapeHtml(options.title)}</title>`,
+    `<style nonce="${nonce}">body{font-family:"Segoe UI",system-ui,sans-serif;margin:24px;line-height:1.5}` +
+      'label{display:block;margin-bottom:8px}input{padding:4px;min-width:240px}button{margin-top:12px;padding:6px 16px}</style>',
+    `<script src="${TEAMS_JS.src}" integrity="${TEAMS_JS.integrity}" crossorigin="anonymous" nonce="${nonce}"></script>`,
+    '</head>',
+    '<body>',
+    options.body,
+    `<script nonce="${nonce}">"use strict";\n${options.script}</script>`,
+    '</body>',
+    '</html>',
+  ].join('\n');
+  return {
+    status: options.status ?? 200,
+    headers: {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': csp,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+    },
+    body: html,
+  };
+}
