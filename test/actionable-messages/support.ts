@@ -112,9 +112,8 @@ export function entraClaims(overrides: Record<string, unknown> = {}, nowSec = NO
 
 /** The same user's token in the v2 shape: `azp` instead of `appid`, v2 issuer, client-id audience. */
 export function entraV2Claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const { appid: _appid, appidacr: _appidacr, upn: _upn, ...rest } = entraClaims();
   return {
-    ...rest,
+    ...entraClaims({ appid: undefined, appidacr: undefined, upn: undefined }),
     aud: CLIENT_ID,
     iss: `https://login.microsoftonline.com/${TENANT}/v2.0`,
     azp: ACTIONABLE_MESSAGES_APP_ID,
@@ -193,7 +192,7 @@ export function outlookBody(action: HttpAction, comment: string): string {
 }
 
 export function header(response: HttpResponseInit, name: string): string | undefined {
-  const headers = new Headers(response.headers as Record<string, string> | undefined);
+  const headers = new Headers(response.headers);
   return headers.get(name) ?? undefined;
 }
 
