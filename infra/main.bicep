@@ -193,7 +193,7 @@ var keyVaultSecretNames = {
   OUTGOING_WEBHOOK_SECRETS: 'outgoing-webhook-secrets'
   SIGNIN_CLIENT_SECRET: 'signin-client-secret'
 }
-var providedSecrets = {
+var secretsProvided = {
   GRAPH_CLIENT_STATE: !empty(graphClientState)
   ACTION_TOKEN_KEY: !empty(actionTokenKey)
   OUTGOING_WEBHOOK_SECRETS: !empty(outgoingWebhookSecrets)
@@ -370,7 +370,7 @@ module api 'app/api.bicep' = {
     appSettings: appSettings
     keyVaultUri: keyVault.outputs.uri
     keyVaultSecretNames: keyVaultSecretNames
-    providedSecrets: providedSecrets
+    secretsProvided: secretsProvided
   }
 }
 

@@ -25,7 +25,7 @@ param keyVaultUri string
 param keyVaultSecretNames object
 
 @description('App setting name -> whether its secret was written to Key Vault.')
-param providedSecrets object
+param secretsProvided object
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -51,7 +51,7 @@ var platformSettings = {
 
 // Version-less references follow the latest secret version, so a rotated secret is picked up without a deployment.
 var keyVaultReferences = map(
-  filter(items(keyVaultSecretNames), secret => bool(providedSecrets[secret.key])),
+  filter(items(keyVaultSecretNames), secret => bool(secretsProvided[secret.key])),
   secret => {
     name: secret.key
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.value})'

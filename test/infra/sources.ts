@@ -1,0 +1,80 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+
+/** Readers of the repository's own files (Bicep, README, contract, sources) for the infra tests. */
+
+export const repoRoot = resolve(__dirname, '..', '..', '..');
+
+export function read(path: string): string {
+  return readFileSync(join(repoRoot, path), 'utf8');
+}
+
+/** Files under a repository folder, `/`-separated and relative to the root. */
+export function filesUnder(dir: string, suffix = ''): string[] {
+  const found: string[] = [];
+  const visit = (path: string): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) visit(child);
+      else if (entry.name.endsWith(suffix)) found.push(relative(repoRoot, child).split(sep).join('/'));
+    }
+  };
+  visit(join(repoRoot, dir));
+  return found.sort();
+}
+
+/** Top-level keys of `var <name> = { ... }` in a Bicep file. */
+export function bicepObjectKeys(bicep: string, variable: string): string[] {
+  const start = bicep.search(new RegExp(`^var ${variable} = \\{`, 'm'));
+  if (start === -1) throw new Error(`var ${variable} not found`);
+  const keys: string[] = [];
+  let depth = 0;
+  for (const line of bicep.slice(start).split('\n')) {
+    if (depth === 1) {
+      const key = /^\s*'?([A-Za-z_][A-Za-z0-9_]*)'?\s*:/.exec(line)?.[1];
+      if (key) keys.push(key);
+    }
+    for (const char of line) {
+      if (char === '{') depth++;
+      else if (char === '}') depth--;
+    }
+    if (depth === 0) break;
+  }
+  return keys;
+}
+
+/** The default of `param <name> <type> = <value>`; arrays of strings come back as string[]. */
+export function bicepParamDefault(bicep: string, name: string): string | string[] | undefined {
+  const match = new RegExp(`^param ${name} \\w+(?: = (.*))?$`, 'm').exec(bicep);
+  if (!match) throw new Error(`param ${name} not found`);
+  const value = match[1];
+  if (value === undefined) return undefined;
+  if (value === '[') {
+    const rest = bicep.slice((match.index ?? 0) + match[0].length);
+    const body = rest.slice(0, rest.indexOf('\n]'));
+    return [...body.matchAll(/'([^']*)'/g)].map((m) => m[1] as string);
+  }
+  const literal = /^'([^']*)'$/.exec(value);
+  return literal ? (literal[1]) : value;
+}
+
+/** Setting names in the first column of the markdown table under a `## Settings`/`## Configuration` heading. */
+export function settingsTable(markdown: string, heading: string): string[] {
+  const start = markdown.indexOf(`\n## ${heading}\n`);
+  if (start === -1) throw new Error(`## ${heading} not found`);
+  const end = markdown.indexOf('\n## ', start + 1);
+  const section = markdown.slice(start, end === -1 ? undefined : end);
+  const names = new Set<string>();
+  for (const line of section.split('\n')) {
+    const firstCell = /^\|([^|]*)\|/.exec(line)?.[1];
+    if (!firstCell || /^\s*-+\s*$/.test(firstCell) || firstCell.trim() === 'setting') continue;
+    for (const m of firstCell.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)) names.add(m[1] as string);
+  }
+  return [...names].sort();
+}
+
+/** CONTRACT.md as CI sees it: shared/ is cloned beside the repository. */
+export function contract(): string | undefined {
+  const path = resolve(repoRoot, '..', 'shared', 'CONTRACT.md');
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+}
