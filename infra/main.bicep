@@ -171,7 +171,10 @@ param verificationFailureThreshold int = 25
 @description('Percentage of 5xx answers in 15 minutes (at least 20 requests) above which the 5xx alert fires.')
 param serverErrorPercentThreshold int = 5
 
-@description('Hours without a successful maintainSubscriptions run before the subscription alert fires.')
+@description('Alert on the Graph subscription (maintenance failing, expiring). Turn off when Graph change notifications are not used.')
+param graphSubscriptionAlerts bool = true
+
+@description('Hours without an ensured Graph subscription before the expiring alert fires.')
 @minValue(2)
 @maxValue(48)
 param subscriptionMaintenanceWindowHours int = 6
@@ -397,6 +400,7 @@ module alerts 'app/monitoring/alerts.bicep' = {
     verificationFailureThreshold: verificationFailureThreshold
     serverErrorPercentThreshold: serverErrorPercentThreshold
     subscriptionMaintenanceWindowHours: subscriptionMaintenanceWindowHours
+    graphSubscriptionAlerts: graphSubscriptionAlerts
   }
 }
 

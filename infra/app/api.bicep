@@ -49,22 +49,26 @@ var platformSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
-// Version-less references follow the latest secret version, so a rotated secret is picked up without a deployment.
-var keyVaultReferences = map(
-  filter(items(keyVaultSecretNames), secret => bool(secretsProvided[secret.key])),
-  secret => {
-    name: secret.key
-    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.value})'
-  }
-)
+// Version-less references follow the latest secret version: a secret rotated in Key Vault reaches the app within a
+// day, or at once with any app-settings change, without a deployment.
+var providedSecretNames = filter(items(keyVaultSecretNames), secret => bool(secretsProvided[secret.key]))
+var keyVaultReferences = map(providedSecretNames, secret => {
+  name: secret.key
+  value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.value})'
+})
 
-var plainSettings = map(
-  filter(items(union(appSettings, platformSettings)), setting => !empty(setting.value)),
-  setting => {
-    name: setting.key
-    value: string(setting.value)
+var nonEmptySettings = filter(items(union(appSettings, platformSettings)), setting => !empty(setting.value))
+var plainSettings = map(nonEmptySettings, setting => {
+  name: setting.key
+  value: string(setting.value)
+})
+
+var alwaysReady = alwaysReadyHttpInstances > 0 ? [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttpInstances
   }
-)
+] : []
 
 module site 'br/public:avm/res/web/site:0.19.3' = {
   name: '${name}-site'
@@ -96,14 +100,7 @@ module site 'br/public:avm/res/web/site:0.19.3' = {
       scaleAndConcurrency: {
         instanceMemoryMB: 2048
         maximumInstanceCount: maximumInstanceCount
-        alwaysReady: alwaysReadyHttpInstances > 0
-          ? [
-              {
-                name: 'http'
-                instanceCount: alwaysReadyHttpInstances
-              }
-            ]
-          : []
+        alwaysReady: alwaysReady
       }
       runtime: {
         name: 'node'

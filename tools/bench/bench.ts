@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { coldStart } from './cold-start';
+import { packageSize } from './package-size';
 import { type BenchRow, renderTable } from './table';
 
 /**
@@ -10,7 +11,7 @@ import { type BenchRow, renderTable } from './table';
  */
 type Section = { name: string; run: () => BenchRow[] | Promise<BenchRow[]> };
 
-const sections: Section[] = [{ name: 'cold start', run: () => coldStart() }];
+const sections: Section[] = [{ name: 'cold start', run: () => coldStart() }, { name: 'deployment package', run: packageSize }];
 
 async function main(): Promise<void> {
   const rows: BenchRow[] = [];

@@ -11,6 +11,7 @@ param existingActionGroupResourceId string
 param verificationFailureThreshold int
 param serverErrorPercentThreshold int
 param subscriptionMaintenanceWindowHours int
+param graphSubscriptionAlerts bool
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
@@ -21,7 +22,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(a
   location: 'global'
   tags: tags
   properties: {
-    groupShortName: 'm365-ops'
+    groupShortName: 'm365ops'
     enabled: true
     emailReceivers: [
       {
@@ -33,10 +34,9 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(a
   }
 }
 
-var actionGroupIds = concat(
-  empty(alertEmailAddress) ? [] : [actionGroup.id],
-  empty(existingActionGroupResourceId) ? [] : [existingActionGroupResourceId]
-)
+var createdActionGroupIds = empty(alertEmailAddress) ? [] : [actionGroup.id]
+var existingActionGroupIds = empty(existingActionGroupResourceId) ? [] : [existingActionGroupResourceId]
+var actionGroupIds = concat(createdActionGroupIds, existingActionGroupIds)
 
 var rules = [
   {
@@ -59,7 +59,8 @@ var rules = [
     evaluationFrequency: 'PT5M'
     windowSize: 'PT15M'
     query: loadTextContent('../../monitoring/alerts/verification-failures.kql')
-    timeAggregation: 'Count'
+    timeAggregation: 'Total'
+    metricMeasureColumn: 'rejections'
     operator: 'GreaterThan'
     threshold: verificationFailureThreshold
   }
@@ -78,8 +79,8 @@ var rules = [
   }
   {
     name: 'subscription-failures'
-    displayName: 'Graph subscription renewal failing'
-    description: 'maintainSubscriptions failed twice within 3 hours; the Graph subscription is not being renewed or repaired. See README, Operations.'
+    displayName: 'Graph subscription maintenance failing'
+    description: 'maintainSubscriptions failed twice within 3 hours: the Graph subscription is not being renewed or repaired, or the delta sync fails. See README, Operations.'
     severity: 2
     evaluationFrequency: 'PT1H'
     windowSize: 'PT3H'
@@ -90,20 +91,23 @@ var rules = [
   }
   {
     name: 'subscription-expiring'
-    displayName: 'Graph subscription not maintained'
-    description: 'No successful maintainSubscriptions run in the window: the subscription will expire unrenewed. See README, Operations.'
+    displayName: 'Graph subscription expiring'
+    description: 'No Graph subscription was ensured in the window, or it expires within 12 hours: change notifications are about to stop. See README, Operations.'
     severity: 1
     evaluationFrequency: 'PT1H'
     windowSize: 'PT${subscriptionMaintenanceWindowHours}H'
-    query: loadTextContent('../../monitoring/alerts/subscription-runs.kql')
+    query: loadTextContent('../../monitoring/alerts/subscription-expiring.kql')
     timeAggregation: 'Count'
-    operator: 'LessThan'
-    threshold: 1
+    operator: 'GreaterThan'
+    threshold: 0
   }
 ]
 
+// Without Graph change notifications the subscription alerts would only ever fire.
+var deployedRules = filter(rules, rule => graphSubscriptionAlerts || !startsWith(rule.name, 'subscription-'))
+
 resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
-  for rule in rules: {
+  for rule in deployedRules: {
     name: '${namePrefix}-${rule.name}'
     location: location
     tags: tags

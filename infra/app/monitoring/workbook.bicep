@@ -11,13 +11,48 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 }
 
 var panels = [
-  { name: 'events', title: 'App events per hour', visualization: 'barchart', query: loadTextContent('../../monitoring/app-events.kql') }
-  { name: 'failures', title: 'Invocations and failures by function', visualization: 'table', query: loadTextContent('../../monitoring/failures-by-function.kql') }
-  { name: 'latency', title: 'HTTP answer times against Graph (3 s) and Teams (5 s) deadlines', visualization: 'table', query: loadTextContent('../../monitoring/http-latency.kql') }
-  { name: 'auth', title: 'Verification failures by reason', visualization: 'table', query: loadTextContent('../../monitoring/auth-rejections.kql') }
-  { name: 'notConfigured', title: 'Features not configured', visualization: 'table', query: loadTextContent('../../monitoring/not-configured.kql') }
-  { name: 'poison', title: 'Messages moved to poison queues', visualization: 'table', query: loadTextContent('../../monitoring/poison-messages.kql') }
-  { name: 'subscription', title: 'Graph subscription maintenance runs', visualization: 'table', query: loadTextContent('../../monitoring/subscription-maintenance.kql') }
+  {
+    name: 'events'
+    title: 'App events per hour'
+    visualization: 'barchart'
+    query: loadTextContent('../../monitoring/app-events.kql')
+  }
+  {
+    name: 'failures'
+    title: 'Invocations and failures by function'
+    visualization: 'table'
+    query: loadTextContent('../../monitoring/failures-by-function.kql')
+  }
+  {
+    name: 'latency'
+    title: 'HTTP answer times against Graph (3 s) and Teams (5 s) deadlines'
+    visualization: 'table'
+    query: loadTextContent('../../monitoring/http-latency.kql')
+  }
+  {
+    name: 'auth'
+    title: 'Verification failures by reason'
+    visualization: 'table'
+    query: loadTextContent('../../monitoring/auth-rejections.kql')
+  }
+  {
+    name: 'notConfigured'
+    title: 'Features not configured'
+    visualization: 'table'
+    query: loadTextContent('../../monitoring/not-configured.kql')
+  }
+  {
+    name: 'poison'
+    title: 'Messages moved to poison queues'
+    visualization: 'table'
+    query: loadTextContent('../../monitoring/poison-messages.kql')
+  }
+  {
+    name: 'subscription'
+    title: 'Graph subscription maintenance runs'
+    visualization: 'table'
+    query: loadTextContent('../../monitoring/subscription-maintenance.kql')
+  }
 ]
 
 var timeRangeItem = {
