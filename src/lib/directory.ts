@@ -6,13 +6,20 @@ import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './t
 
 /**
  * The directory: a mirror of the tenant's users in Table storage, fed by the delta sync and the change
- * notifications, read by people search. One table, four kinds of rows:
+ * notifications, read by people search. One table, three kinds of rows:
  *
- * - `user` partition, RowKey = user id: the user as last seen, plus the keys of every row derived from it;
- * - `word-<first letter>` partitions, RowKey = `<word> <sort name> <id>`: one row per distinct searchable
- *   word of an enabled user, carrying the user and all its words, so a prefix range query answers a
- *   search without any per-user read, and rows of one word come out in display-name order;
- * - `recent` partition, RowKey = `<inverted change time> <id>`: enabled users, newest change first.
+ * - `user-<first character of the id>` partitions, RowKey = user id: the user as last seen, plus the keys
+ *   of every row derived from it;
+ * - `w-<first three letters of the word>` partitions, RowKey = `<word> <sort name> <id>`: one row per
+ *   distinct searchable word of an enabled user, carrying the user and all its words, so a prefix range
+ *   query answers a search without any per-user read (and rows of one word come in display-name order);
+ * - `recent-<inverted second>` partitions, RowKey = `<inverted ms> <id>`: enabled users, newest change
+ *   first across partitions.
+ *
+ * Partitions stay small on purpose: Table storage serves about 2,000 entities a second per partition, so
+ * one partition per common word (or one for all users) would throttle a full sync of a large tenant. For
+ * the same reason the domain of `mail` and `userPrincipalName` is not indexed (every user would carry the
+ * same words); a query word that is an address is matched by its part before `@`.
  *
  * Writes go in table transactions (one partition, at most 100 operations each). A change is applied in
  * phases ordered so that a crash at any point leaves a state the next delivery of the same change repairs:
@@ -59,8 +66,11 @@ export const USER_SELECT = [
 const OPTIONAL_TEXT = ['givenName', 'surname', 'mail', 'userPrincipalName', 'jobTitle', 'department', 'officeLocation'] as const;
 const SEARCHABLE = ['displayName', 'givenName', 'surname', 'mail', 'userPrincipalName', 'jobTitle', 'department'] as const;
 
-const USER_PARTITION = 'user';
-const RECENT_PARTITION = 'recent';
+const USER_PREFIX = 'user-';
+const WORD_PREFIX = 'w-';
+const RECENT_PREFIX = 'recent-';
+/** Letters of a word that pick its partition. */
+const WORD_PARTITION_LETTERS = 3;
 const TRANSACTION_LIMIT = 100;
 /** Index rows a search reads at most: two pages of a range query, so two storage round trips. */
 const SEARCH_PAGE = 1000;
@@ -82,7 +92,7 @@ export async function getDirectoryUser(id: string): Promise<DirectoryUser | unde
   if (!isValidKey(id)) return undefined;
   const table = await directoryTable();
   try {
-    const entity = await table.getEntity<{ data: string }>(USER_PARTITION, id);
+    const entity = await table.getEntity<{ data: string }>(userPartition(id), id);
     return parseUser(entity.data);
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
@@ -93,9 +103,10 @@ export async function getDirectoryUser(id: string): Promise<DirectoryUser | unde
 export async function isDirectoryEmpty(): Promise<boolean> {
   const table = await directoryTable();
   const pages = table
-    .listEntities({ queryOptions: { filter: `PartitionKey eq '${USER_PARTITION}'`, select: ['RowKey'] } })
+    .listEntities({ queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] } })
     .byPage({ maxPageSize: 1 });
-  for await (const page of pages) return page.length === 0;
+  // A query across partitions may answer an empty page with a continuation: only the end says "empty".
+  for await (const page of pages) if (page.length > 0) return false;
   return true;
 }
 
@@ -111,7 +122,7 @@ export async function searchDirectory(
   page: Page,
   filter: { department?: string } = {},
 ): Promise<{ people: DirectoryUser[]; hasMore: boolean }> {
-  const terms = searchWords(query);
+  const terms = queryWords(query);
   const { skip, count } = normalisePage(page);
   if (terms.length === 0) return { people: [], hasMore: false };
   const driver = terms.reduce((longest, term) => (term.length > longest.length ? term : longest));
@@ -122,7 +133,7 @@ export async function searchDirectory(
   const rows = table
     .listEntities<{ u: string; w: string; d?: string }>({
       queryOptions: {
-        filter: `PartitionKey eq '${wordPartition(driver)}' and RowKey ge '${driver}' and RowKey lt '${prefixUpperBound(driver)}'`,
+        filter: `${wordPartitionFilter(driver)} and RowKey ge '${driver}' and RowKey lt '${prefixUpperBound(driver)}'`,
         select: ['u', 'w', 'd'],
       },
     })
@@ -155,7 +166,7 @@ export async function recentlyChangedUsers(page: Page): Promise<{ people: Direct
   const table = await directoryTable();
   const pages = table
     .listEntities<{ u: string }>({
-      queryOptions: { filter: `PartitionKey eq '${RECENT_PARTITION}'`, select: ['u'] },
+      queryOptions: { filter: partitionRange(RECENT_PREFIX), select: ['u'] },
     })
     .byPage({ maxPageSize: wanted });
   const people: DirectoryUser[] = [];
@@ -174,7 +185,7 @@ export async function directoryUserIds(): Promise<Set<string>> {
   const table = await directoryTable();
   const ids = new Set<string>();
   const entities = table.listEntities({
-    queryOptions: { filter: `PartitionKey eq '${USER_PARTITION}'`, select: ['RowKey'] },
+    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] },
   });
   for await (const entity of entities) if (entity.rowKey) ids.add(entity.rowKey);
   return ids;
@@ -231,7 +242,7 @@ export async function applyUserChanges(changes: readonly UserChange[], now: Date
     if (!next) {
       if (!before) continue;
       for (const key of oldKeys) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
-      lastPhase.push(['delete', { partitionKey: USER_PARTITION, rowKey: id }]);
+      lastPhase.push(['delete', { partitionKey: userPartition(id), rowKey: id }]);
       continue;
     }
     if (before && sameUser(before.user, next)) next = { ...next, lastChanged: before.user.lastChanged };
@@ -259,16 +270,47 @@ function isValidKey(id: string): boolean {
   return id.length > 0 && id.length <= 256 && /^[A-Za-z0-9._@-]+$/.test(id);
 }
 
+function userPartition(id: string): string {
+  return `${USER_PREFIX}${id.charAt(0).toLowerCase()}`;
+}
+
 function wordPartition(word: string): string {
-  return `word-${[...word][0] ?? ''}`;
+  return `${WORD_PREFIX}${[...word].slice(0, WORD_PARTITION_LETTERS).join('')}`;
+}
+
+/** The partitions that can hold words starting with `prefix`: one, or a range for a short prefix. */
+function wordPartitionFilter(prefix: string): string {
+  if ([...prefix].length >= WORD_PARTITION_LETTERS) return `PartitionKey eq '${wordPartition(prefix)}'`;
+  return partitionRange(`${WORD_PREFIX}${prefix}`);
+}
+
+function partitionRange(prefix: string): string {
+  return `PartitionKey ge '${prefix}' and PartitionKey lt '${prefixUpperBound(prefix)}'`;
+}
+
+/** The query's words; an address counts by its part before `@`, as addresses are indexed. */
+function queryWords(query: string): string[] {
+  const terms = query.split(/\s+/).map((term) => (term.includes('@') ? term.slice(0, term.indexOf('@')) : term));
+  return [...new Set(terms.flatMap((term) => searchWords(term)))];
+}
+
+/** The indexed words of a user: every searchable field, addresses without their domain. */
+function userWords(user: DirectoryUser): string[] {
+  const words = SEARCHABLE.flatMap((field) => {
+    const value = user[field];
+    if (value && (field === 'mail' || field === 'userPrincipalName')) return searchWords(value.split('@')[0]);
+    return searchWords(value);
+  });
+  return [...new Set(words)];
 }
 
 const MAX_TIME = 9_999_999_999_999;
+const MAX_SECONDS = 9_999_999_999;
 
 function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: string; [key: string]: unknown }[] {
   if (!user.accountEnabled) return [];
   const data = JSON.stringify(user);
-  const words = [...new Set(SEARCHABLE.flatMap((field) => searchWords(user[field])))];
+  const words = userWords(user);
   const sortName = searchWords(user.displayName).join(' ').slice(0, 100);
   const department = foldText((user.department ?? '').trim());
   const rows = words.map((word) => ({
@@ -278,21 +320,27 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
     w: words.join(' '),
     d: department,
   }));
-  const changedAt = Date.parse(user.lastChanged);
-  const inverted = String(MAX_TIME - (Number.isFinite(changedAt) ? changedAt : 0)).padStart(13, '0');
-  return [...rows, { partitionKey: RECENT_PARTITION, rowKey: `${inverted} ${user.id}`, u: data }];
+  const parsed = Date.parse(user.lastChanged);
+  const changedAt = Number.isFinite(parsed) ? parsed : 0;
+  const invertedMs = String(MAX_TIME - changedAt).padStart(13, '0');
+  const invertedSecond = String(MAX_SECONDS - Math.floor(changedAt / 1000)).padStart(10, '0');
+  return [...rows, { partitionKey: `${RECENT_PREFIX}${invertedSecond}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
 }
 
 function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {
-  return { partitionKey: USER_PARTITION, rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
+  return { partitionKey: userPartition(user.id), rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
 }
 
 async function readUserRows(table: TableClient, ids: readonly string[]): Promise<Map<string, UserRow>> {
   const rows = new Map<string, UserRow>();
-  const chunks: string[][] = [];
-  for (let i = 0; i < ids.length; i += IDS_PER_READ) chunks.push(ids.slice(i, i + IDS_PER_READ));
-  await forEachLimited(chunks, PARALLEL_WRITES, async (chunk) => {
-    const filter = `PartitionKey eq '${USER_PARTITION}' and (${chunk.map((id) => `RowKey eq '${id}'`).join(' or ')})`;
+  const byPartition = new Map<string, string[]>();
+  for (const id of ids) byPartition.set(userPartition(id), [...(byPartition.get(userPartition(id)) ?? []), id]);
+  const chunks: [string, string[]][] = [];
+  for (const [partition, list] of byPartition) {
+    for (let i = 0; i < list.length; i += IDS_PER_READ) chunks.push([partition, list.slice(i, i + IDS_PER_READ)]);
+  }
+  await forEachLimited(chunks, PARALLEL_WRITES, async ([partition, chunk]) => {
+    const filter = `PartitionKey eq '${partition}' and (${chunk.map((id) => `RowKey eq '${id}'`).join(' or ')})`;
     const entities = table.listEntities<{ data: string; derived: string }>({ queryOptions: { filter } });
     for await (const entity of entities) {
       const user = parseUser(entity.data);

@@ -2,7 +2,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 
 import { applyUserChanges, directoryUserIds, removeUsers, USER_SELECT, type UserChange } from './directory';
 import { isRecord } from './http';
-import { callGraph, graphFailure } from './graph-retry';
+import { callGraph, graphFailure, graphLinkPath } from './graph-retry';
 import { acquireSyncLease, readSyncState, releaseSyncLease, resyncOwed, updateUnderLease } from './graph-state';
 
 /**
@@ -32,7 +32,7 @@ function isExpiredDeltaLink(err: unknown): boolean {
   return failure.status === 410 || (failure.code !== undefined && EXPIRED_CODES.has(failure.code));
 }
 
-export async function runDeltaSync(client: Client, now: () => number = Date.now): Promise<SyncOutcome> {
+export async function runDeltaSync(client: Client, baseUrl: string, now: () => number = Date.now): Promise<SyncOutcome> {
   const leaseId = await acquireSyncLease(LEASE_MS, now());
   if (!leaseId) return { kind: 'busy' };
   try {
@@ -41,10 +41,10 @@ export async function runDeltaSync(client: Client, now: () => number = Date.now)
     const resyncCovered = state.resyncRequested;
     const round = { graphRequests: 0 };
     try {
-      return await syncRound(client, leaseId, full ? undefined : state.deltaLink, resyncCovered, round, now, false);
+      return await syncRound(client, baseUrl, leaseId, full ? undefined : state.deltaLink, resyncCovered, round, now, false);
     } catch (err) {
       if (full || !isExpiredDeltaLink(err)) throw err;
-      return await syncRound(client, leaseId, undefined, resyncCovered, round, now, true);
+      return await syncRound(client, baseUrl, leaseId, undefined, resyncCovered, round, now, true);
     }
   } finally {
     await releaseSyncLease(leaseId).catch(() => undefined);
@@ -53,6 +53,7 @@ export async function runDeltaSync(client: Client, now: () => number = Date.now)
 
 async function syncRound(
   client: Client,
+  baseUrl: string,
   leaseId: string,
   deltaLink: string | undefined,
   resyncCovered: number,
@@ -79,7 +80,7 @@ async function syncRound(
   while (!finalLink) {
     const url = next;
     round.graphRequests++;
-    const page = await callGraph(client, 'get', url);
+    const page = await callGraph(client, 'get', graphLinkPath(url, baseUrl));
     if (!isRecord(page)) throw new Error('Graph answered a delta page that is not an object');
     for (const item of Array.isArray(page.value) ? page.value : []) {
       if (!isRecord(item) || typeof item.id !== 'string') continue;

@@ -32,7 +32,7 @@ export async function maintainGraphSubscription(context: InvocationContext): Pro
     logEvent(context, 'error', 'graph.subscription.failed', { error: errorText(err) });
   }
   try {
-    const outcome = await runDeltaSync(client);
+    const outcome = await runDeltaSync(client, config.baseUrl);
     logEvent(context, 'info', 'graph.delta.synced', { trigger: 'timer', ...outcome });
   } catch (err) {
     failure ??= ensureError(err);

@@ -103,7 +103,7 @@ async function handleLifecycleEvents(events: readonly LifecycleNotice[], context
     logEvent(context, 'info', 'graph.lifecycle.missed', { subscriptionIds: missed });
   }
   if (removed.length > 0 || missed.length > 0) {
-    const outcome = await runDeltaSync(client);
+    const outcome = await runDeltaSync(client, config.baseUrl);
     // A sync already running started before this request; the owed resync stays recorded for the next run.
     logEvent(context, 'info', 'graph.delta.synced', { trigger: 'lifecycle', ...outcome });
   }

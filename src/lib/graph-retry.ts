@@ -111,3 +111,15 @@ export function callGraph(
     return result;
   }, policy);
 }
+
+/**
+ * A nextLink or deltaLink as a path for the client: Graph returns absolute links on its own origin, and
+ * the SDK only parses https ones, so the configured `${baseUrl}/v1.0` is stripped. A link to any other
+ * origin is refused rather than followed.
+ */
+export function graphLinkPath(link: string, baseUrl: string): string {
+  if (link.startsWith('/')) return link;
+  const root = `${baseUrl.replace(/\/+$/, '')}/v1.0/`;
+  if (!link.toLowerCase().startsWith(root.toLowerCase())) throw new Error('Graph returned a link outside the configured Graph root');
+  return `/${link.slice(root.length)}`;
+}

@@ -2,7 +2,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 
 import type { GraphSubscriptionConfig } from './config';
 import { isRecord } from './http';
-import { callGraph, graphFailure } from './graph-retry';
+import { callGraph, graphFailure, graphLinkPath } from './graph-retry';
 import { clientStateFingerprint, readSubscriptionState, requestResync, writeSubscriptionState } from './graph-state';
 
 /**
@@ -36,12 +36,12 @@ export function expiryFrom(now: number): string {
   return new Date(now + (MAX_EXPIRY_MINUTES - EXPIRY_MARGIN_MINUTES) * 60_000).toISOString();
 }
 
-export async function listSubscriptions(client: Client): Promise<GraphSubscription[]> {
+export async function listSubscriptions(client: Client, baseUrl: string): Promise<GraphSubscription[]> {
   const all: GraphSubscription[] = [];
   let next: string | undefined = '/subscriptions';
   while (next) {
     const url: string = next;
-    const page = await callGraph(client, 'get', url);
+    const page = await callGraph(client, 'get', graphLinkPath(url, baseUrl));
     if (!isRecord(page)) break;
     for (const item of Array.isArray(page.value) ? page.value : []) {
       if (isRecord(item) && typeof item.id === 'string') all.push(item as unknown as GraphSubscription);
@@ -61,7 +61,7 @@ export async function ensureSubscription(
 ): Promise<SubscriptionOutcome> {
   const stored = await readSubscriptionState();
   const fingerprint = clientStateFingerprint(config.clientState);
-  const ours = (await listSubscriptions(client)).filter(
+  const ours = (await listSubscriptions(client, config.baseUrl)).filter(
     (s) => sameUrl(s.notificationUrl, config.notificationUrl) && s.resource.toLowerCase() === config.resource.toLowerCase(),
   );
   const wanted = changeTypeSet(config.changeTypes.join(','));

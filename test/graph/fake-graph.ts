@@ -39,6 +39,7 @@ export interface FakeGraph {
   deleteUser(id: string): void;
   /** Replies served, in order, instead of the real answer of the next requests to `route`. */
   fail(route: Route, ...replies: Reply[]): void;
+  clearFaults(): void;
   /** Delta requests wait for this (when set) before answering: lets a test hold a sync mid-round. */
   deltaGate: Promise<void> | undefined;
   /** Resolves when a delta request arrives at the gate. */
@@ -112,6 +113,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     fail(route, ...replies) {
       faults.set(route, [...(faults.get(route) ?? []), ...replies]);
     },
+    clearFaults: () => faults.clear(),
     deltaArrived: () => new Promise<void>((done) => (arrived = done)),
     expireDeltaLinks() {
       expiredBefore = version + 1;
