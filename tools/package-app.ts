@@ -1,5 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -9,7 +19,8 @@ import { ZipFile } from 'yazl';
  * `npm run package`: the lean deployment package of the app, in `dist/deploy/app/` (what azd zips, see
  * azure.yaml, and what `npm run deploy` publishes with Core Tools) and `dist/deploy/app.zip` (for
  * `az functionapp deployment source config-zip`). It holds host.json, package.json, package-lock.json, the
- * compiled app (`dist/src/**.js`, no maps, no tests, no tools) and the production dependencies only.
+ * compiled app (`dist/src`: JavaScript and the JSON it imports; no maps, tests or tools) and the production
+ * dependencies only.
  *
  * Production dependencies are chosen from package-lock.json exactly as `npm ci --omit=dev` would install
  * them (every package not flagged `dev`), and copied from the installed node_modules, whose layout the
@@ -24,6 +35,12 @@ export const PACKAGE_DIR = join('dist', 'deploy', 'app');
 export const PACKAGE_ZIP = join('dist', 'deploy', 'app.zip');
 
 const ROOT_FILES = ['host.json', 'package.json', 'package-lock.json'];
+
+/**
+ * Written into the staging folder (not the zip): azd and Core Tools look for ignore rules in the folder they
+ * package and, finding none, azd leaves node_modules out by default. This folder is already the package.
+ */
+const STAGING_FUNCIGNORE = '# Written by tools/package-app.ts: this folder is the finished package; keep everything.\n.funcignore\n';
 
 /** Files never needed at run time: source maps, type declarations and TypeScript sources. */
 const DROPPED_FILE = /\.(map|[cm]?ts|tsbuildinfo)$/;
@@ -58,7 +75,10 @@ function walk(dir: string, skipDir: (name: string) => boolean = () => false): st
   return found;
 }
 
-/** The compiled app: every dist/src JavaScript file that still has its TypeScript source. */
+/**
+ * The compiled app: every dist/src file that still has its source (`x.js` from `src/x.ts`; JSON that tsc
+ * copies for `resolveJsonModule` imports from the same path under src/), without maps.
+ */
 function appFiles(root: string): { files: string[]; stale: string[] } {
   const out = join(root, 'dist', 'src');
   if (!existsSync(out)) throw new Error('dist/src is missing: run `npm run build` first');
@@ -66,7 +86,7 @@ function appFiles(root: string): { files: string[]; stale: string[] } {
   const stale: string[] = [];
   for (const path of walk(out)) {
     const rel = toPosix(relative(root, path));
-    if (!rel.endsWith('.js')) continue;
+    if (DROPPED_FILE.test(rel)) continue;
     const source = join(root, rel.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
     (existsSync(source) ? files : stale).push(rel);
   }
@@ -125,6 +145,7 @@ export async function writePackage(
   const zipPath = join(root, PACKAGE_ZIP);
   rmSync(staging, { recursive: true, force: true });
   rmSync(zipPath, { force: true });
+  mkdirSync(staging, { recursive: true });
   const zip = new ZipFile();
   // A fixed timestamp, so the same inputs give the same zip.
   const mtime = new Date('2020-01-01T00:00:00Z');
@@ -138,6 +159,7 @@ export async function writePackage(
     zip.addFile(source, file, { mtime, mode: 0o100644, compress: true });
   }
   zip.end();
+  writeFileSync(join(staging, '.funcignore'), STAGING_FUNCIGNORE);
   await pipeline(zip.outputStream, createWriteStream(zipPath));
   return { unpackedBytes, zipBytes: statSync(zipPath).size };
 }

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { after, describe, test } from 'node:test';
 
+import ignore from 'ignore';
+
 import { PACKAGE_DIR, PACKAGE_ZIP, productionPackages, selectPackageFiles, writePackage } from '../../tools/package-app';
-import { repoRoot } from './sources';
+import { read, repoRoot } from './sources';
 
 interface Lockfile {
   packages: Record<string, { dev?: boolean }>;
@@ -33,7 +35,7 @@ describe('deployment package selection on this repository', () => {
         /^(local\.settings\.json.*|azure\.yaml|tsconfig\.json|\.funcignore)$/.test(file),
     );
     assert.deepEqual(unwanted, []);
-    assert.ok(selection.files.every((file) => /^(host\.json|package(-lock)?\.json|dist\/src\/.+\.js|node_modules\/.+)$/.test(file)));
+    assert.ok(selection.files.every((file) => /^(host\.json|package(-lock)?\.json|dist\/src\/.+\.(js|json)|node_modules\/.+)$/.test(file)));
   });
 
   test('holds every production dependency and no development-only package', () => {
@@ -51,6 +53,33 @@ describe('deployment package selection on this repository', () => {
       const owner = /^((?:node_modules\/(?:@[^/]+\/)?[^/]+\/)*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
       assert.ok(owner && packages.has(owner), `${file} has no production owner`);
     }
+  });
+});
+
+describe('.funcignore agrees with the package selection', () => {
+  test('a publish from the root keeps every selected file and leaves out every other one (gitignore rules, as azd reads them)', () => {
+    const { files, staleOutputs } = selectPackageFiles(repoRoot);
+    const selected = new Set(files);
+    const rules = ignore().add(read('.funcignore'));
+    const projectFiles: string[] = [];
+    const visit = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory() && !['node_modules', '.git'].includes(entry.name)) visit(path);
+        else if (entry.isFile()) projectFiles.push(relative(repoRoot, path).split(sep).join('/'));
+      }
+    };
+    visit(repoRoot);
+    assert.deepEqual(
+      files.filter((file) => rules.ignores(file)),
+      [],
+      'selected files that .funcignore would leave out',
+    );
+    assert.deepEqual(
+      projectFiles.filter((file) => !selected.has(file) && !staleOutputs.includes(file) && !rules.ignores(file)),
+      [],
+      'files outside the package that .funcignore would publish: add them to .funcignore',
+    );
   });
 });
 
@@ -78,6 +107,8 @@ describe('deployment package on a small project', () => {
     }),
   );
   write('src/functions/hello.ts', 'export {};');
+  write('src/cards/card.json', '{}');
+  write('dist/src/cards/card.json', '{}');
   write('dist/src/functions/hello.js', 'module.exports = 1;');
   write('dist/src/functions/hello.js.map', '{}');
   write('dist/src/functions/removed.js', 'module.exports = 2;'); // its source was deleted
@@ -92,6 +123,7 @@ describe('deployment package on a small project', () => {
   test('selects like npm ci --omit=dev, skips stale build output and uninstalled optional packages', () => {
     const selection = selectPackageFiles(root);
     assert.deepEqual(selection.files, [
+      'dist/src/cards/card.json',
       'dist/src/functions/hello.js',
       'host.json',
       'node_modules/prod/index.js',
@@ -111,6 +143,8 @@ describe('deployment package on a small project', () => {
     for (const file of files) {
       assert.deepEqual(readFileSync(join(root, PACKAGE_DIR, file)), readFileSync(join(root, file)));
     }
+    // azd and Core Tools find ignore rules in the folder and so apply no defaults (azd's drops node_modules).
+    assert.ok(existsSync(join(root, PACKAGE_DIR, '.funcignore')));
     // End of central directory record: the entry count, then the central directory's names.
     const zip = readFileSync(join(root, PACKAGE_ZIP));
     const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
