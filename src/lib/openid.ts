@@ -1,4 +1,10 @@
-import type { JSONWebKeySet, JWK, JWSHeaderParameters, JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
+import type {
+  JSONWebKeySet,
+  JWK,
+  JWSHeaderParameters,
+  JWTPayload,
+  JWTVerifyGetKey,
+} from 'jose' with { 'resolution-mode': 'import' };
 
 import { isLoopbackHost, parseSecureUrl } from './config';
 import { ensureError, UnauthenticatedError, UnavailableError } from './errors';
@@ -182,6 +188,8 @@ function reasonFor(err: unknown): string {
   }
 }
 
+const localKeySets = new WeakMap<PublishedJwk, JWTVerifyGetKey>();
+
 /**
  * Verifies signature, algorithm, `exp`/`nbf` (with 5 minutes of skew by default), audience and, when
  * given, issuer. Throws UnauthenticatedError with a reason, or UnavailableError when no keys can be had.
@@ -199,8 +207,14 @@ export async function verifyJwt(token: string, source: OpenIdKeySource, options:
   }
   if (typeof header.kid !== 'string' || header.kid.length === 0) throw new UnauthenticatedError('unknown_key');
   const { jwk, jwks } = await source.key(header.kid);
+  // One local key set per published key, so jose imports each key once, not on every verification.
+  let keySet = localKeySets.get(jwk);
+  if (!keySet) {
+    keySet = jose.createLocalJWKSet(jwks);
+    localKeySets.set(jwk, keySet);
+  }
   try {
-    const result = await jose.jwtVerify(token, jose.createLocalJWKSet(jwks), {
+    const result = await jose.jwtVerify(token, keySet, {
       algorithms: [...options.algorithms],
       audience: [...options.audience],
       ...(options.issuer ? { issuer: [...options.issuer] } : {}),
