@@ -297,3 +297,23 @@ export function throttled(retryAfter: string): Reply {
     json: { error: { code: 'TooManyRequests', innerError: { code: '429', message: 'Please retry after', status: '429' }, message: 'Please retry again later.' } },
   };
 }
+
+const FIRST = ['Adele', 'Alex', 'Allan', 'Bianca', 'Brian', 'Cameron', 'Christie', 'Debra', 'Diego', 'Emily', 'Enrico', 'Grady', 'Henrietta', 'Irvin', 'Isaiah', 'Johanna', 'Joni', 'Lee', 'Lidia', 'Lynne', 'Megan', 'Miriam', 'Nestor', 'Patti', 'Pradeep', 'Raul', 'Sanjay', 'Sean', 'Zoë', 'Øystein', 'Åsa', 'Chloé', 'Mateo', 'Yuki', 'Kwame', 'Fatima', 'Olga', 'Tomás', 'Ingrid', 'Ravi'];
+const LAST = ['Vance', 'Wilber', 'Deyoung', 'Pisani', 'Johnson', 'White', 'Cline', 'Berg', 'Siciliani', 'Braun', 'Ortiz', 'Archie', 'Mueller', 'Sherman', 'Langer', 'Lauer', 'Sherman', 'Gu', 'Holloway', 'Robbins', 'Bowen', 'Graham', 'Wilke', 'Fernandez', 'Gupta', 'Razo', 'Patel', "O'Brien", 'Ångström', 'Nguyen', 'García', 'Müller', 'Tanaka', 'Mensah', 'Haddad', 'Ivanova', 'Souza', 'Larsen', 'Sharma', 'Kowalski'];
+const DEPARTMENTS = ['Sales', 'Marketing', 'Finance', 'Legal', 'Retail', 'Operations', 'Research', 'Engineering', 'Human Resources', 'Support', 'Logistics', 'Procurement', 'Design', 'Security', 'Facilities', 'Training'];
+const TITLES = ['Analyst', 'Director', 'Consultant', 'Specialist', 'Coordinator', 'Associate', 'Architect', 'Planner', 'Advisor', 'Officer', 'Developer', 'Technician'];
+
+/** A plausible user, varied enough that the index spreads like a real tenant's. */
+export function sampleUser(n: number, id: string): UserProps {
+  const first = FIRST[n % FIRST.length] as string;
+  const last = LAST[Math.floor(n / FIRST.length) % LAST.length] as string;
+  const department = DEPARTMENTS[Math.floor(n / 7) % DEPARTMENTS.length] as string;
+  return graphUser(id, `${first} ${last}`, {
+    mail: `${first}.${last}${n}@contoso.com`.toLowerCase().replace(/[^a-z0-9.@]/g, ''),
+    userPrincipalName: `${first}.${last}${n}@contoso.com`.toLowerCase().replace(/[^a-z0-9.@]/g, ''),
+    jobTitle: TITLES[n % TITLES.length] as string,
+    department,
+    officeLocation: `${(n % 40) + 1}/${1000 + (n % 500)}`,
+    businessPhones: [`+1 425 555 ${String(n % 10000).padStart(4, '0')}`],
+  });
+}

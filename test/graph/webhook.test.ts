@@ -78,7 +78,7 @@ describe('Graph webhook endpoints', () => {
     for (const handler of [graphWebhook, graphLifecycle]) {
       const { result, messages } = await withQueue(() => post('', handler, { validationToken: token }));
       assert.equal(result.response.status, 200);
-      const headers = new Headers(result.response.headers as Record<string, string>);
+      const headers = new Headers(result.response.headers);
       assert.match(headers.get('content-type') ?? '', /^text\/plain/);
       assert.equal(headers.get('x-content-type-options'), 'nosniff');
       assert.equal(result.response.body, token);
