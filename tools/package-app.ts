@@ -31,8 +31,9 @@ import { ZipFile } from 'yazl';
  * the package folder (name default: AZURE_FUNCTION_NAME, an output of infra/main.bicep that azd stores).
  */
 
-export const PACKAGE_DIR = join('dist', 'deploy', 'app');
-export const PACKAGE_ZIP = join('dist', 'deploy', 'app.zip');
+const DEPLOY_DIR = join('dist', 'deploy');
+export const PACKAGE_DIR = join(DEPLOY_DIR, 'app');
+export const PACKAGE_ZIP = join(DEPLOY_DIR, 'app.zip');
 
 const ROOT_FILES = ['host.json', 'package.json', 'package-lock.json'];
 
@@ -136,13 +137,17 @@ export function selectPackageFiles(root: string): PackageSelection {
   };
 }
 
-/** Copies the selection into a fresh staging folder and writes the zip; returns their sizes in bytes. */
+/**
+ * Copies the selection into a fresh `app/` staging folder and writes `app.zip` beside it, both in `out`
+ * (default dist/deploy); returns their sizes in bytes.
+ */
 export async function writePackage(
   root: string,
   files: readonly string[],
+  out = join(root, DEPLOY_DIR),
 ): Promise<{ unpackedBytes: number; zipBytes: number }> {
-  const staging = join(root, PACKAGE_DIR);
-  const zipPath = join(root, PACKAGE_ZIP);
+  const staging = join(out, 'app');
+  const zipPath = join(out, 'app.zip');
   rmSync(staging, { recursive: true, force: true });
   rmSync(zipPath, { force: true });
   mkdirSync(staging, { recursive: true });
@@ -151,16 +156,17 @@ export async function writePackage(
   const mtime = new Date('2020-01-01T00:00:00Z');
   let unpackedBytes = 0;
   for (const file of files) {
-    const source = join(root, file);
     const target = join(staging, file);
     mkdirSync(dirname(target), { recursive: true });
-    copyFileSync(source, target);
-    unpackedBytes += statSync(source).size;
-    zip.addFile(source, file, { mtime, mode: 0o100644, compress: true });
+    copyFileSync(join(root, file), target);
+    unpackedBytes += statSync(target).size;
+    // Zipped from the staged copy, which nothing else writes while the zip streams.
+    zip.addFile(target, file, { mtime, mode: 0o100644, compress: true });
   }
   zip.end();
   writeFileSync(join(staging, '.funcignore'), STAGING_FUNCIGNORE);
-  await pipeline(zip.outputStream, createWriteStream(zipPath));
+  const zipFailed = new Promise<never>((_, reject) => zip.once('error', reject));
+  await Promise.race([pipeline(zip.outputStream, createWriteStream(zipPath)), zipFailed]);
   return { unpackedBytes, zipBytes: statSync(zipPath).size };
 }
 

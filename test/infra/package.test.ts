@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
@@ -53,6 +54,29 @@ describe('deployment package selection on this repository', () => {
       const owner = /^((?:node_modules\/(?:@[^/]+\/)?[^/]+\/)*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
       assert.ok(owner && packages.has(owner), `${file} has no production owner`);
     }
+  });
+});
+
+describe('the deployment package runs on its own', () => {
+  const out = mkdtempSync(join(tmpdir(), 'deploy-'));
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  test('outside the repository every function registers and every production dependency loads', async () => {
+    const { files } = selectPackageFiles(repoRoot);
+    await writePackage(repoRoot, files, out);
+    const app = join(out, 'app');
+    // Loads `main` the way the Functions worker does and counts the registered functions.
+    const probe = join(repoRoot, 'dist', 'tools', 'bench', 'cold-start-probe.js');
+    const count = (dir: string): number =>
+      (JSON.parse(execFileSync(process.execPath, [probe, dir], { encoding: 'utf8' })) as { functions: number }).functions;
+    const expected = count(repoRoot);
+    assert.ok(expected > 0);
+    assert.equal(count(app), expected);
+    // The app imports its SDKs lazily, so import each one from inside the package (resolution stops there).
+    const { dependencies } = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const script = join(app, 'load-dependencies.mjs');
+    writeFileSync(script, `for (const name of ${JSON.stringify(Object.keys(dependencies))}) await import(name);\n`);
+    execFileSync(process.execPath, [script], { cwd: app, stdio: 'pipe' });
   });
 });
 
@@ -139,6 +163,7 @@ describe('deployment package on a small project', () => {
   test('writes the staging folder and a zip of exactly those files', async () => {
     const { files } = selectPackageFiles(root);
     const { unpackedBytes, zipBytes } = await writePackage(root, files);
+    assert.ok(existsSync(join(root, PACKAGE_ZIP)));
     assert.ok(unpackedBytes > 0 && zipBytes > 0);
     for (const file of files) {
       assert.deepEqual(readFileSync(join(root, PACKAGE_DIR, file)), readFileSync(join(root, file)));
