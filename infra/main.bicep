@@ -34,6 +34,9 @@ param maximumInstanceCount int = 100
 @minValue(0)
 param alwaysReadyHttpInstances int = 1
 
+@description('Key Vault purge protection. Leave on for real tenants; turn off for throwaway environments so that `azd down --purge` frees the vault name.')
+param keyVaultPurgeProtection bool = true
+
 // ------------------------------------------------------------------------------------------------------------
 // Storage the app uses (names from src/: NOTIFICATION_QUEUE and every tableClient(...) name)
 
@@ -334,6 +337,7 @@ module keyVault 'app/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     location: location
     tags: tags
+    purgeProtection: keyVaultPurgeProtection
     secretNames: keyVaultSecretNames
     graphClientState: graphClientState
     actionTokenKey: actionTokenKey

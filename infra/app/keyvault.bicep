@@ -7,6 +7,7 @@
 param name string
 param location string
 param tags object
+param purgeProtection bool
 
 @description('App setting name -> secret name.')
 param secretNames object
@@ -34,7 +35,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
-    enablePurgeProtection: true
+    // Once on, purge protection cannot be turned off; ARM rejects `false`, so it is left out instead.
+    enablePurgeProtection: purgeProtection ? true : null
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false

@@ -254,6 +254,16 @@ describe('infra/ provisions what the code uses and outputs what the README paste
     }
   });
 
+  test('main.parameters.json sets only parameters of main.bicep and every one without a default', () => {
+    const { parameters } = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> };
+    const declared = [...main.matchAll(/^param (\w+) \w+( = .*)?$/gm)];
+    const names = declared.map((m) => m[1]);
+    for (const name of Object.keys(parameters)) assert.ok(names.includes(name), `${name} is not a parameter of main.bicep`);
+    for (const [, name, fallback] of declared) {
+      if (fallback === undefined) assert.ok(name && name in parameters, `${name} has no default and no value`);
+    }
+  });
+
   test('azure.yaml deploys the lean package as a TypeScript function app', () => {
     const yaml = read('azure.yaml');
     assert.match(yaml, /^\s+language: ts$/m);
