@@ -47,7 +47,8 @@ var rules = [
     evaluationFrequency: 'PT5M'
     windowSize: 'PT15M'
     query: loadTextContent('../../monitoring/alerts/poison-messages.kql')
-    timeAggregation: 'Count'
+    timeAggregation: 'Total'
+    metricMeasureColumn: 'itemCount'
     operator: 'GreaterThan'
     threshold: 0
   }
