@@ -27,8 +27,9 @@ import { ZipFile } from 'yazl';
  * lockfile describes. So packaging needs no network and no second install, and the package holds the same
  * versions the tests ran against.
  *
- * `npm run deploy [-- <function app name>]` packages, then runs `func azure functionapp publish <name>` in
- * the package folder (name default: AZURE_FUNCTION_NAME, an output of infra/main.bicep that azd stores).
+ * `npm run deploy [-- <function app name>]` packages, then runs `func azure functionapp publish <name>
+ * --no-build` in the package folder (name default: AZURE_FUNCTION_NAME, an output of infra/main.bicep that
+ * azd stores).
  */
 
 const DEPLOY_DIR = join('dist', 'deploy');
@@ -191,7 +192,8 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error('npm run deploy -- <function app name> (or set AZURE_FUNCTION_NAME, an output of infra/main.bicep)');
     return 2;
   }
-  const result = spawnSync('func', ['azure', 'functionapp', 'publish', name], {
+  // --no-build: the folder is already built and holds production dependencies only; nothing to install.
+  const result = spawnSync('func', ['azure', 'functionapp', 'publish', name, '--no-build'], {
     cwd: join(root, PACKAGE_DIR),
     stdio: 'inherit',
     shell: process.platform === 'win32',
