@@ -420,14 +420,15 @@ module workbook 'app/monitoring/workbook.bicep' = {
 }
 
 // ------------------------------------------------------------------------------------------------------------
-// Outputs: every value the README asks you to paste somewhere (azd writes them to .azure/<env>/.env)
+// Outputs: every value the README asks you to paste somewhere (azd writes them to .azure/<env>/.env). The
+// identity's client id is MANAGED_IDENTITY_CLIENT_ID, not AZURE_CLIENT_ID, which azd and CI logins use for themselves.
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
-output AZURE_CLIENT_ID string = identity.outputs.clientId
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

@@ -225,7 +225,7 @@ describe('infra/ provisions what the code uses and outputs what the README paste
     }
     for (const [, name, route] of outputs) assert.ok(routes.has(route as string), `${name}: no function has route ${route}`);
     assert.match(main, /^output AZURE_FUNCTION_NAME string/m);
-    assert.match(main, /^output AZURE_CLIENT_ID string = identity\.outputs\.clientId$/m);
+    assert.match(main, /^output MANAGED_IDENTITY_CLIENT_ID string = identity\.outputs\.clientId$/m);
   });
 
   test('every module and query file a template loads exists, and every query file is used', () => {
