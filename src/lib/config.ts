@@ -95,19 +95,34 @@ export function decodeBase64(raw: string): Buffer | undefined {
 // ---------------------------------------------------------------------------------------------------
 // The reader collects every problem of a feature before failing, so one log line names them all.
 
+/**
+ * App Service passes an unresolvable Key Vault reference through as its literal text, which for a
+ * secret like GRAPH_CLIENT_STATE would be guessable: such a value counts as malformed.
+ */
+const UNRESOLVED_KEY_VAULT_REFERENCE = /^@Microsoft\.KeyVault\(/i;
+
 class SettingsReader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
 
+  private raw(name: string): string | undefined {
+    const value = nonEmpty(this.env[name]);
+    if (value !== undefined && UNRESOLVED_KEY_VAULT_REFERENCE.test(value)) {
+      this.problems.push(name);
+      return undefined;
+    }
+    return value;
+  }
+
   required<T>(name: string, parse: (raw: string) => T | undefined): T {
-    const raw = nonEmpty(this.env[name]);
+    const raw = this.raw(name);
     const value = raw === undefined ? undefined : parse(raw);
     if (value === undefined) this.problems.push(name);
     return value as T;
   }
 
   optional<T>(name: string, parse: (raw: string) => T | undefined): T | undefined {
-    const raw = nonEmpty(this.env[name]);
+    const raw = this.raw(name);
     if (raw === undefined) return undefined;
     const value = parse(raw);
     if (value === undefined) this.problems.push(name);
@@ -115,7 +130,7 @@ class SettingsReader {
   }
 
   withDefault<T>(name: string, fallback: string, parse: (raw: string) => T | undefined): T {
-    const value = parse(nonEmpty(this.env[name]) ?? fallback);
+    const value = parse(this.raw(name) ?? fallback);
     if (value === undefined) this.problems.push(name);
     return value as T;
   }

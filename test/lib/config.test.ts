@@ -100,6 +100,16 @@ describe('featureConfig', () => {
     assert.equal(second.signin, 'off');
   });
 
+  test('an unresolved Key Vault reference counts as not configured, not as the secret', () => {
+    assert.throws(
+      () =>
+        featureConfig('graphNotifications', {
+          GRAPH_CLIENT_STATE: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/GRAPH-CLIENT-STATE/)',
+        }),
+      (err: unknown) => err instanceof NotConfiguredError && err.settings.includes('GRAPH_CLIENT_STATE'),
+    );
+  });
+
   test('one unconfigured feature leaves the others configured', () => {
     const features = configuredFeatures({ OUTGOING_WEBHOOK_SECRETS: Buffer.from('k').toString('base64') });
     assert.equal(features.outgoingWebhook, true);
