@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { actionableMessages } from './actionable-messages';
+import { botAuth } from './bot-auth';
 import { coldStart } from './cold-start';
 import { packageSize } from './package-size';
 import { type BenchRow, renderTable } from './table';
@@ -12,7 +13,7 @@ import { type BenchRow, renderTable } from './table';
  */
 type Section = { name: string; run: () => BenchRow[] | Promise<BenchRow[]> };
 
-const sections: Section[] = [{ name: 'cold start', run: () => coldStart() }, { name: 'deployment package', run: packageSize }, { name: 'actionable messages', run: actionableMessages }];
+const sections: Section[] = [{ name: 'cold start', run: () => coldStart() }, { name: 'deployment package', run: packageSize }, { name: 'actionable messages', run: actionableMessages }, { name: 'messaging extension', run: botAuth }];
 
 async function main(): Promise<void> {
   const rows: BenchRow[] = [];
