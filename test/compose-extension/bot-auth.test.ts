@@ -6,6 +6,7 @@ import { featureConfig } from '../../src/lib/config';
 import { UnauthenticatedError } from '../../src/lib/errors';
 import { withEnv } from '../support/functions';
 import type { SigningKey } from '../support/openid-server';
+import { post } from './requests';
 import {
   BOT_APP_ID,
   type BotStandIn,
@@ -13,7 +14,6 @@ import {
   botToken,
   invokeActivity,
   nowSec,
-  post,
   SERVICE_URL,
   startBotStandIn,
   TENANT_ID,

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { upsertUsers } from '../../src/lib/directory';
 import { insertExpense } from '../../src/lib/expenses';
 import { useAzurite } from '../support/azurite';
+import { post, send } from './requests';
 import {
   type Account,
   type BotStandIn,
@@ -12,9 +13,7 @@ import {
   invokeActivity,
   LARRY,
   PUBLIC_BASE_URL,
-  post,
   queryActivity,
-  send,
   SERVICE_URL,
   startBotStandIn,
   titles,

@@ -11,6 +11,7 @@ import { redeemSigninCode, setSigninNetworkForTests, signinTicket } from '../../
 import { useAzurite } from '../support/azurite';
 import { httpRequest, testContext } from '../support/functions';
 import { type LoopbackServer, type RecordedRequest, startLoopbackServer } from '../support/loopback';
+import { send } from './requests';
 import {
   type Account,
   type BotStandIn,
@@ -18,7 +19,6 @@ import {
   LARRY,
   PUBLIC_BASE_URL,
   queryActivity,
-  send,
   startBotStandIn,
   titles,
 } from './support';

@@ -1,5 +1,3 @@
-import { composeExtension } from '../../src/functions/composeExtension';
-import { httpRequest, testContext } from '../support/functions';
 import { type OpenIdServer, type SigningKey, startOpenIdServer } from '../support/openid-server';
 
 /**
@@ -86,32 +84,6 @@ export function queryActivity(commandId: string, parameters: { name: string; val
   return invokeActivity('composeExtension/query', { commandId, parameters, queryOptions: { skip: 0, count: 25 }, ...extra }, from);
 }
 
-export interface Answer {
-  status: number;
-  body: unknown;
-  headers: Headers;
-  /** The handler's log lines, e.g. `auth.rejected {"reason":"serviceurl",…}`. */
-  logs: string[];
-}
-
-/** POSTs the exact bytes of `activity` to the real handler with the given Authorization header. */
-export async function post(activity: unknown, authorization: string | undefined): Promise<Answer> {
-  const { context, logs } = testContext('composeExtension');
-  const request = httpRequest({
-    method: 'POST',
-    url: 'http://localhost:7071/api/compose-extension',
-    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
-    body: typeof activity === 'string' ? activity : JSON.stringify(activity),
-  });
-  const response = await composeExtension(request, context);
-  return { status: response.status ?? 200, body: response.jsonBody, headers: new Headers(response.headers), logs: logs.map((l) => l.message) };
-}
-
-/** The activity sent with a fresh valid token for it. */
-export async function send(stand: BotStandIn, activity: Record<string, unknown>): Promise<Answer> {
-  return post(activity, `Bearer ${await botToken(stand, { serviceurl: activity.serviceUrl })}`);
-}
-
 export interface ResultAttachment {
   contentType: string;
   content: { type: string; body: unknown[] };
@@ -128,8 +100,8 @@ export interface ComposeExtensionBody {
   };
 }
 
-export function extension(answer: Answer): ComposeExtensionBody['composeExtension'] {
+export function extension(answer: { body: unknown }): ComposeExtensionBody['composeExtension'] {
   return (answer.body as ComposeExtensionBody).composeExtension;
 }
 
-export const titles = (answer: Answer): string[] => (extension(answer).attachments ?? []).map((a) => a.preview?.content.title ?? '');
+export const titles = (answer: { body: unknown }): string[] => (extension(answer).attachments ?? []).map((a) => a.preview?.content.title ?? '');
