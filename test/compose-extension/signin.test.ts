@@ -226,7 +226,13 @@ describe('messaging extension sign-in', () => {
 
   test('a code Entra refuses (wrong PKCE verifier) or an Entra user other than the Teams user signs nobody in', async () => {
     const erin: Account = { id: '29:erin', aadObjectId: '55555555-5555-5555-5555-555555555555' };
-    await assert.rejects(signIn(erin, '66666666-6666-6666-6666-666666666666'), /403/);
+    // Entra signs in somebody else (another oid): 403, and no code.
+    const first = await openSignin(erin);
+    const otherUsersCode = randomBytes(16).toString('hex');
+    issuedCodes.set(otherUsersCode, { challenge: first.searchParams.get('code_challenge') ?? '', oid: '66666666-6666-6666-6666-666666666666' });
+    const otherUser = await page(signinCallback, 'signin/callback', { code: otherUsersCode, state: first.searchParams.get('state') ?? '' });
+    assert.equal(otherUser.status, 403);
+    assert.equal(dataAttribute(otherUser.html, 'code'), undefined);
     // A code issued for another PKCE challenge: Entra answers invalid_grant, the pop-up reports failure.
     const authorize = await openSignin(erin);
     const code = randomBytes(16).toString('hex');
