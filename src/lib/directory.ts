@@ -8,13 +8,13 @@ import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './t
  * The directory: a mirror of the tenant's users in Table storage, fed by the delta sync and the change
  * notifications, read by people search. One table, three kinds of rows:
  *
- * - `user-<first character of the id>` partitions, RowKey = user id: the user as last seen, plus the keys
- *   of every row derived from it;
+ * - `user-<first two characters of the id>` partitions, RowKey = user id: the user as last seen, plus the
+ *   keys of every row derived from it;
  * - `w-<first three letters of the word>` partitions, RowKey = `<word> <sort name> <id>`: one row per
  *   distinct searchable word of an enabled user, carrying the user and all its words, so a prefix range
  *   query answers a search without any per-user read (and rows of one word come in display-name order);
- * - `recent-<inverted second>` partitions, RowKey = `<inverted ms> <id>`: enabled users, newest change
- *   first across partitions.
+ * - `recent-<inverted second>-<first character of the id>` partitions, RowKey = `<inverted ms> <id>`:
+ *   enabled users, newest change first across partitions.
  *
  * Partitions stay small on purpose: Table storage serves about 2,000 entities a second per partition, so
  * one partition per common word (or one for all users) would throttle a full sync of a large tenant. For
@@ -75,8 +75,8 @@ const TRANSACTION_LIMIT = 100;
 /** Index rows a search reads at most: two pages of a range query, so two storage round trips. */
 const SEARCH_PAGE = 1000;
 const SEARCH_PAGES = 2;
-const PARALLEL_WRITES = 8;
-const IDS_PER_READ = 50;
+const PARALLEL_WRITES = 16;
+const PARALLEL_READS = 32;
 
 type RowKeyPair = readonly [partitionKey: string, rowKey: string];
 
@@ -180,15 +180,26 @@ export async function recentlyChangedUsers(page: Page): Promise<{ people: Direct
   return { people: people.slice(skip, skip + count), hasMore: people.length > skip + count };
 }
 
-/** Every user id in the directory (the full delta sync removes those Graph no longer returns). */
-export async function directoryUserIds(): Promise<Set<string>> {
+/**
+ * Every user row, read in one paged scan: a full sync works from this instead of reading each user it
+ * writes (20,000 point reads), and removes at the end the users it did not see. It is kept up to date by
+ * the writes made with it.
+ */
+export interface DirectorySnapshot {
+  readonly rows: Map<string, UserRow>;
+}
+
+export async function readDirectorySnapshot(): Promise<DirectorySnapshot> {
   const table = await directoryTable();
-  const ids = new Set<string>();
-  const entities = table.listEntities({
-    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] },
+  const rows = new Map<string, UserRow>();
+  const entities = table.listEntities<{ data: string; derived: string }>({
+    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['data', 'derived'] },
   });
-  for await (const entity of entities) if (entity.rowKey) ids.add(entity.rowKey);
-  return ids;
+  for await (const entity of entities) {
+    const user = parseUser(entity.data);
+    if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
+  }
+  return { rows };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -213,8 +224,12 @@ export type UserChange =
   | { kind: 'patch'; user: Record<string, unknown> }
   | { kind: 'remove'; id: string };
 
-/** Applies changes in order (the last change of a user wins); unchanged users cost no write. */
-export async function applyUserChanges(changes: readonly UserChange[], now: Date = new Date()): Promise<void> {
+/**
+ * Applies changes in order (the last change of a user wins); unchanged users cost no write. The users'
+ * current rows are read first, or taken from `snapshot` (a full sync), which is then updated.
+ */
+export async function applyUserChanges(changes: readonly UserChange[], snapshot?: DirectorySnapshot): Promise<void> {
+  const now = new Date();
   const latest = new Map<string, UserChange[]>();
   for (const change of changes) {
     const id = change.kind === 'remove' ? change.id : change.user.id;
@@ -227,7 +242,8 @@ export async function applyUserChanges(changes: readonly UserChange[], now: Date
   if (latest.size === 0) return;
 
   const table = await directoryTable();
-  const previous = await readUserRows(table, [...latest.keys()]);
+  const previous = snapshot?.rows ?? (await readUserRows(table, [...latest.keys()]));
+  const written = new Map<string, UserRow | undefined>();
 
   const firstPhase: TransactionAction[] = [];
   const indexPhase: TransactionAction[] = [];
@@ -243,6 +259,7 @@ export async function applyUserChanges(changes: readonly UserChange[], now: Date
       if (!before) continue;
       for (const key of oldKeys) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
       lastPhase.push(['delete', { partitionKey: userPartition(id), rowKey: id }]);
+      written.set(id, undefined);
       continue;
     }
     if (before && sameUser(before.user, next)) next = { ...next, lastChanged: before.user.lastChanged };
@@ -254,8 +271,15 @@ export async function applyUserChanges(changes: readonly UserChange[], now: Date
     for (const row of rows) indexPhase.push(['upsert', row, 'Replace']);
     for (const key of stale) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
     lastPhase.push(['upsert', userEntity(next, newKeys), 'Replace']);
+    written.set(id, { user: next, derived: newKeys });
   }
   for (const phase of [firstPhase, indexPhase, lastPhase]) await submitGrouped(table, phase);
+  if (snapshot) {
+    for (const [id, row] of written) {
+      if (row) snapshot.rows.set(id, row);
+      else snapshot.rows.delete(id);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -271,7 +295,7 @@ function isValidKey(id: string): boolean {
 }
 
 function userPartition(id: string): string {
-  return `${USER_PREFIX}${id.charAt(0).toLowerCase()}`;
+  return `${USER_PREFIX}${id.slice(0, 2).toLowerCase()}`;
 }
 
 function wordPartition(word: string): string {
@@ -324,27 +348,28 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   const changedAt = Number.isFinite(parsed) ? parsed : 0;
   const invertedMs = String(MAX_TIME - changedAt).padStart(13, '0');
   const invertedSecond = String(MAX_SECONDS - Math.floor(changedAt / 1000)).padStart(10, '0');
-  return [...rows, { partitionKey: `${RECENT_PREFIX}${invertedSecond}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
+  // Users changed in the same second (a full sync) spread over a few partitions, still newest first.
+  const bucket = user.id.charAt(0).toLowerCase();
+  return [...rows, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
 }
 
 function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {
   return { partitionKey: userPartition(user.id), rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
 }
 
+/**
+ * Point reads, in parallel: the cheapest Table storage operation, and the only one whose cost does not
+ * grow with the partition (a filter of `RowKey eq … or …` is answered by scanning the partition).
+ */
 async function readUserRows(table: TableClient, ids: readonly string[]): Promise<Map<string, UserRow>> {
   const rows = new Map<string, UserRow>();
-  const byPartition = new Map<string, string[]>();
-  for (const id of ids) byPartition.set(userPartition(id), [...(byPartition.get(userPartition(id)) ?? []), id]);
-  const chunks: [string, string[]][] = [];
-  for (const [partition, list] of byPartition) {
-    for (let i = 0; i < list.length; i += IDS_PER_READ) chunks.push([partition, list.slice(i, i + IDS_PER_READ)]);
-  }
-  await forEachLimited(chunks, PARALLEL_WRITES, async ([partition, chunk]) => {
-    const filter = `PartitionKey eq '${partition}' and (${chunk.map((id) => `RowKey eq '${id}'`).join(' or ')})`;
-    const entities = table.listEntities<{ data: string; derived: string }>({ queryOptions: { filter } });
-    for await (const entity of entities) {
+  await forEachLimited(ids, PARALLEL_READS, async (id) => {
+    try {
+      const entity = await table.getEntity<{ data: string; derived: string }>(userPartition(id), id);
       const user = parseUser(entity.data);
       if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
     }
   });
   return rows;

@@ -1,6 +1,6 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 
-import { applyUserChanges, directoryUserIds, removeUsers, USER_SELECT, type UserChange } from './directory';
+import { applyUserChanges, type DirectorySnapshot, readDirectorySnapshot, USER_SELECT, type UserChange } from './directory';
 import { isRecord } from './http';
 import { callGraph, graphFailure, graphLinkPath } from './graph-retry';
 import { acquireSyncLease, readSyncState, releaseSyncLease, resyncOwed, updateUnderLease } from './graph-state';
@@ -19,7 +19,7 @@ import { acquireSyncLease, readSyncState, releaseSyncLease, resyncOwed, updateUn
  */
 export const LEASE_MS = 10 * 60_000;
 /** Users buffered before one directory write: fewer, fuller table transactions. */
-const APPLY_EVERY = 1000;
+const APPLY_EVERY = 5000;
 
 export type SyncOutcome =
   | { kind: 'busy' }
@@ -63,6 +63,8 @@ async function syncRound(
 ): Promise<SyncOutcome> {
   const full = deltaLink === undefined;
   const seen = new Set<string>();
+  // A full round writes every user: one scan of the directory beats a read per user.
+  const snapshot: DirectorySnapshot | undefined = full ? await readDirectorySnapshot() : undefined;
   let buffered: UserChange[] = [];
   let users = 0;
   let removed = 0;
@@ -73,7 +75,7 @@ async function syncRound(
     if (buffered.length === 0) return;
     // Extending the lease proves it is still ours before the directory is written.
     await updateUnderLease(leaseId, (state) => ({ ...state, leaseUntil: now() + LEASE_MS }));
-    await applyUserChanges(buffered);
+    await applyUserChanges(buffered, snapshot);
     buffered = [];
   };
 
@@ -101,12 +103,12 @@ async function syncRound(
   }
   await flush();
 
-  if (full) {
+  if (snapshot) {
     // Users deleted while no notification reached us appear in no full round: they are the ones not seen.
-    const gone = [...(await directoryUserIds())].filter((id) => !seen.has(id));
+    const gone = [...snapshot.rows.keys()].filter((id) => !seen.has(id));
     if (gone.length > 0) {
       await updateUnderLease(leaseId, (state) => ({ ...state, leaseUntil: now() + LEASE_MS }));
-      await removeUsers(gone);
+      await applyUserChanges(gone.map((id) => ({ kind: 'remove', id })), snapshot);
       removed += gone.length;
     }
   }

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { actionableMessages } from './actionable-messages';
 import { botAuth } from './bot-auth';
 import { coldStart } from './cold-start';
+import { graphPipeline } from './graph';
 import { outgoingWebhookBench } from './outgoing-webhook';
 import { packageSize } from './package-size';
 import { type BenchRow, renderTable } from './table';
@@ -14,7 +15,7 @@ import { type BenchRow, renderTable } from './table';
  */
 type Section = { name: string; run: () => BenchRow[] | Promise<BenchRow[]> };
 
-const sections: Section[] = [{ name: 'cold start', run: () => coldStart() }, { name: 'deployment package', run: packageSize }, { name: 'actionable messages', run: actionableMessages }, { name: 'messaging extension', run: botAuth }, { name: 'outgoing webhook', run: outgoingWebhookBench }];
+const sections: Section[] = [{ name: 'cold start', run: () => coldStart() }, { name: 'deployment package', run: packageSize }, { name: 'actionable messages', run: actionableMessages }, { name: 'messaging extension', run: botAuth }, { name: 'outgoing webhook', run: outgoingWebhookBench }, { name: 'Graph pipeline', run: graphPipeline }];
 
 async function main(): Promise<void> {
   const rows: BenchRow[] = [];
