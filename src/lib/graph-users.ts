@@ -33,7 +33,8 @@ export async function fetchUsersByIds(
   ids: readonly string[],
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ): Promise<FetchedUsers> {
-  const unique = [...new Set(ids)];
+  // Graph ids are GUIDs, which it writes in lower case; compared that way, a user is never taken for gone.
+  const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
   let pending: BatchPart[] = [];
   for (let i = 0; i < unique.length; i += IDS_PER_FILTER) {
     pending.push({ id: String(pending.length + 1), ids: unique.slice(i, i + IDS_PER_FILTER) });
@@ -68,7 +69,7 @@ export async function fetchUsersByIds(
         if (status >= 200 && status < 300 && isRecord(response) && isRecord(response.body)) {
           const value = response.body.value;
           for (const user of Array.isArray(value) ? value : []) {
-            if (isRecord(user) && typeof user.id === 'string') found.set(user.id, user);
+            if (isRecord(user) && typeof user.id === 'string') found.set(user.id.toLowerCase(), user);
           }
         } else if (isRetryable(status)) {
           retry.push(part);
