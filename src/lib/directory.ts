@@ -242,7 +242,10 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
   if (latest.size === 0) return;
 
   const table = await directoryTable();
-  const previous = snapshot?.rows ?? (await readUserRows(table, [...latest.keys()]));
+  // Seeding an empty directory needs no per-user read (one query says it is empty).
+  const previous =
+    snapshot?.rows ??
+    (latest.size >= PARALLEL_READS && (await isDirectoryEmpty()) ? new Map<string, UserRow>() : await readUserRows(table, [...latest.keys()]));
   const written = new Map<string, UserRow | undefined>();
 
   const firstPhase: TransactionAction[] = [];
