@@ -73,12 +73,18 @@ export async function processNotificationMessage(message: unknown, context: Invo
 
 async function applyUserNotifications(userIds: readonly string[], context: InvocationContext): Promise<void> {
   const client = await graphClient(featureConfig('graphApi'));
-  const { found, missing, requests } = await fetchUsersByIds(client, userIds);
+  const { found, missing, requests, throttled } = await fetchUsersByIds(client, userIds);
   await applyUserChanges([
     ...found.map((user) => ({ kind: 'replace' as const, user })),
     ...missing.map((id) => ({ kind: 'remove' as const, id })),
   ]);
-  logEvent(context, 'info', 'graph.users.applied', { ids: userIds.length, updated: found.length, removed: missing.length, graphRequests: requests });
+  logEvent(context, 'info', 'graph.users.applied', {
+    ids: userIds.length,
+    updated: found.length,
+    removed: missing.length,
+    graphRequests: requests,
+    graphThrottled: throttled,
+  });
 }
 
 async function handleLifecycleEvents(events: readonly LifecycleNotice[], context: InvocationContext): Promise<void> {

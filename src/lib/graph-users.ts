@@ -21,6 +21,8 @@ export interface FetchedUsers {
   missing: string[];
   /** Graph HTTP requests made (for the bench and the logs). */
   requests: number;
+  /** Requests or batch parts Graph answered 429 (for the logs: throttling is worth watching). */
+  throttled: number;
 }
 
 interface BatchPart {
@@ -42,6 +44,7 @@ export async function fetchUsersByIds(
   const found = new Map<string, Record<string, unknown>>();
   const budget = new RetryBudget(policy);
   let requests = 0;
+  let throttled = 0;
 
   while (pending.length > 0) {
     const retry: BatchPart[] = [];
@@ -58,6 +61,7 @@ export async function fetchUsersByIds(
       } catch (err) {
         const failure = graphFailure(err);
         if (!isRetryable(failure.status)) throw err;
+        if (failure.status === 429) throttled++;
         lastError = err;
         retry.push(...parts);
         waitMs = maxOf(waitMs, failure.retryAfterMs);
@@ -72,6 +76,7 @@ export async function fetchUsersByIds(
             if (isRecord(user) && typeof user.id === 'string') found.set(user.id.toLowerCase(), user);
           }
         } else if (isRetryable(status)) {
+          if (status === 429) throttled++;
           retry.push(part);
           lastError = new BatchPartError(status);
           const headers = isRecord(response) && isRecord(response.headers) ? response.headers : {};
@@ -84,7 +89,7 @@ export async function fetchUsersByIds(
     if (retry.length > 0 && !(await budget.waitBeforeRetry(waitMs))) throw lastError;
     pending = retry;
   }
-  return { found: [...found.values()], missing: unique.filter((id) => !found.has(id)), requests };
+  return { found: [...found.values()], missing: unique.filter((id) => !found.has(id)), requests, throttled };
 }
 
 export class BatchPartError extends Error {

@@ -50,9 +50,13 @@ describe('processNotifications', () => {
   test('a 429 with a fractional Retry-After is waited out, then the change lands', async () => {
     graph.current.setUser(graphUser(userId(2001), 'Megan Bowen'));
     graph.current.fail('batch', throttled('0.25'));
-    await process(changes([userId(2001)]));
+    const { context, logs } = testContext('processNotifications');
+    await processNotifications(changes([userId(2001)]), context);
     assert.equal(batchRequests(), 2);
     assert.equal((await getDirectoryUser(userId(2001)))?.displayName, 'Megan Bowen');
+    // The operations workbook counts Graph requests and throttling from this line.
+    const applied = logs.find((l) => l.message.startsWith('graph.users.applied '));
+    assert.match(applied?.message ?? '', /"graphRequests":2,"graphThrottled":1/);
   });
 
   test('a throttled part of a $batch is sent again alone', async () => {

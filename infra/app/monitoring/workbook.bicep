@@ -48,6 +48,12 @@ var panels = [
     query: loadTextContent('../../monitoring/poison-messages.kql')
   }
   {
+    name: 'graphTraffic'
+    title: 'Graph notifications received, enqueued and dropped; Graph requests and throttling'
+    visualization: 'table'
+    query: loadTextContent('../../monitoring/graph-traffic.kql')
+  }
+  {
     name: 'subscription'
     title: 'Graph subscription maintenance runs'
     visualization: 'table'
