@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 import type { OutgoingWebhookSecret } from './config';
 import { UnauthenticatedError } from './errors';
@@ -34,8 +34,16 @@ export function digestsEqual(expected: Buffer, claimed: Buffer): boolean {
   return expected.length === claimed.length && timingSafeEqual(expected, claimed);
 }
 
+// Configuration keeps its parsed secrets until the setting changes, so each key is imported once.
+const importedKeys = new WeakMap<Buffer, KeyObject>();
+
 export function signBody(key: Buffer, body: Buffer): Buffer {
-  return createHmac('sha256', key).update(body).digest();
+  let imported = importedKeys.get(key);
+  if (!imported) {
+    imported = createSecretKey(key);
+    importedKeys.set(key, imported);
+  }
+  return createHmac('sha256', imported).update(body).digest();
 }
 
 /**
