@@ -28,41 +28,41 @@ export interface CardReply {
 
 export type ReplyActivity = TextReply | CardReply;
 
-export const textReply = (text: string): TextReply => ({ type: 'message', textFormat: 'plain', text });
+const textReply = (text: string): TextReply => ({ type: 'message', textFormat: 'plain', text });
 
-export const cardReply = (card: object): CardReply => ({
+const cardReply = (card: object): CardReply => ({
   type: 'message',
   attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: card }],
 });
 
 /** Teams waits five seconds; a lookup that takes longer than this is abandoned for an apology. */
-export const LOOKUP_BUDGET_MS = 3500;
-export const MAX_PEOPLE = 5;
+const LOOKUP_BUDGET_MS = 3500;
+const MAX_PEOPLE = 5;
 /** Longer text is not a name, a title or a department, and would only make an expensive query. */
-export const MAX_QUERY_CHARS = 100;
+const MAX_QUERY_CHARS = 100;
 
-export const HELP_TEXT = [
+const HELP_TEXT = [
   'Mention me with one of these:',
   '• help: this list',
   '• expense <id>: the status of an expense, e.g. "expense 7f3c9a"',
   '• anything else: find people by name, mail address, job title or department, e.g. "Adele" or "marketing"',
 ].join('\n');
 
-export const EXPENSE_USAGE_TEXT = 'Which expense? Send "expense" followed by its id, e.g. "expense 7f3c9a".';
-export const QUERY_TOO_LONG_TEXT = `That is too long to search for: send a name, mail address, job title or department of up to ${MAX_QUERY_CHARS} characters.`;
-export const DIRECTORY_EMPTY_TEXT =
+const EXPENSE_USAGE_TEXT = 'Which expense? Send "expense" followed by its id, e.g. "expense 7f3c9a".';
+const QUERY_TOO_LONG_TEXT = `That is too long to search for: send a name, mail address, job title or department of up to ${MAX_QUERY_CHARS} characters.`;
+const DIRECTORY_EMPTY_TEXT =
   'The people directory is still empty: it fills on its first sync with Microsoft 365. Please try again in a few minutes.';
-export const DIRECTORY_UNAVAILABLE_TEXT = "Sorry, I can't reach the people directory right now. Please try again in a minute.";
-export const EXPENSES_UNAVAILABLE_TEXT = "Sorry, I can't reach the expense records right now. Please try again in a minute.";
+const DIRECTORY_UNAVAILABLE_TEXT = "Sorry, I can't reach the people directory right now. Please try again in a minute.";
+const EXPENSES_UNAVAILABLE_TEXT = "Sorry, I can't reach the expense records right now. Please try again in a minute.";
 
 /** Echoed words are the person's own, in quotes; a runaway one is cut short. */
 function quoted(text: string): string {
   const chars = [...text];
   return `“${chars.length > MAX_QUERY_CHARS ? `${chars.slice(0, MAX_QUERY_CHARS).join('')}…` : text}”`;
 }
-export const noOneMatchesText = (query: string): string =>
+const noOneMatchesText = (query: string): string =>
   `No one matches ${quoted(query)}. Try a first or last name, a mail address, a job title or a department.`;
-export const unknownExpenseText = (id: string): string => `I can't find an expense with the id ${quoted(id)}.`;
+const unknownExpenseText = (id: string): string => `I can't find an expense with the id ${quoted(id)}.`;
 
 /** What was answered, for the log line (never the query itself). */
 export type Outcome =
