@@ -191,13 +191,21 @@ function indexRowKey(expense: Expense): string {
   return `${String(remaining).padStart(16, '0')}_${expense.id}`;
 }
 
+/**
+ * A mail address as an index partition key. Addresses may hold characters Table storage refuses in keys
+ * (`/ \\ # ?` and control characters); those, and `%` itself, are %-escaped, so that every address has
+ * its own key and ordinary addresses are stored as they are.
+ */
+const indexKey = (address: string): string =>
+  address.replace(/[%/\\#?\p{Cc}]/gu, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
 async function writeIndex(expense: Expense): Promise<void> {
   const table = await tableClient(INDEX_TABLE);
   const addresses = new Set([expense.submitter.toLowerCase(), expense.approver.toLowerCase()]);
   await Promise.all(
     [...addresses].map((address) =>
       table.upsertEntity<IndexEntity>(
-        { partitionKey: address, rowKey: indexRowKey(expense), expenseId: expense.id },
+        { partitionKey: indexKey(address), rowKey: indexRowKey(expense), expenseId: expense.id },
         'Replace',
       ),
     ),
@@ -299,7 +307,7 @@ export function listExpensesForUser(
       wanted.map(async (address) => {
         let taken = 0;
         const pages = index
-          .listEntities<IndexEntity>({ queryOptions: { filter: odata`PartitionKey eq ${address}` } })
+          .listEntities<IndexEntity>({ queryOptions: { filter: odata`PartitionKey eq ${indexKey(address)}` } })
           .byPage({ maxPageSize: Math.min(limit, 1000) });
         for await (const batch of pages) {
           for (const row of batch) {
