@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { LocalHost } from '../../tools/local-host/host';
+import type { LocalHost } from '../../tools/local-host/host';
 import { useAzurite } from '../support/azurite';
+import { appModules, startTestHost } from '../support/local-host';
 import {
   ACTION_URL,
   APPROVER,
@@ -28,22 +26,13 @@ import {
  * cannot set it), so the token is issued now and valid for an hour.
  */
 useAzurite();
-const repo = resolve(__dirname, '..', '..', '..');
 let host: LocalHost;
 let standIns: StandIns;
 
 before(async () => {
   standIns = await startStandIns();
   applySettings(settings(standIns));
-  const appDir = mkdtempSync(join(tmpdir(), 'actionable-messages-app-'));
-  writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'actionable-messages', main: 'app.js' }));
-  const files = ['index', 'functions/createExpense', 'functions/getExpense', 'functions/actionableMessage'].map((f) =>
-    join(repo, 'dist', 'src', `${f}.js`),
-  );
-  writeFileSync(join(appDir, 'app.js'), files.map((f) => `require(${JSON.stringify(f)});`).join('\n'));
-  writeFileSync(join(appDir, 'host.json'), readFileSync(join(repo, 'host.json')));
-  host = new LocalHost({ appDir, port: 0, log: () => undefined });
-  await host.start();
+  ({ host } = await startTestHost('actionable-messages', appModules('createExpense', 'getExpense', 'actionableMessage')));
 });
 
 after(async () => {

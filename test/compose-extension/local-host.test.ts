@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { LocalHost } from '../../tools/local-host/host';
+import type { LocalHost } from '../../tools/local-host/host';
 import { useAzurite } from '../support/azurite';
+import { appModules, startTestHost } from '../support/local-host';
 import { type BotStandIn, botToken, invokeActivity, PUBLIC_BASE_URL, startBotStandIn } from './support';
 
 /**
@@ -15,7 +13,6 @@ import { type BotStandIn, botToken, invokeActivity, PUBLIC_BASE_URL, startBotSta
  */
 
 useAzurite();
-const repo = resolve(__dirname, '..', '..', '..');
 
 describe('messaging extension through the local host', () => {
   let stand: BotStandIn;
@@ -28,13 +25,10 @@ describe('messaging extension through the local host', () => {
       saved[key] = process.env[key];
       process.env[key] = value;
     }
-    const appDir = mkdtempSync(join(tmpdir(), 'compose-extension-app-'));
-    const files = ['index', 'functions/composeExtension', 'functions/settingsPage', 'functions/signinStart', 'functions/signinCallback'];
-    writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'compose-extension', main: 'app.js' }));
-    writeFileSync(join(appDir, 'app.js'), files.map((f) => `require(${JSON.stringify(join(repo, 'dist', 'src', `${f}.js`))});`).join('\n'));
-    writeFileSync(join(appDir, 'host.json'), readFileSync(join(repo, 'host.json')));
-    host = new LocalHost({ appDir, port: 0, log: () => undefined });
-    await host.start();
+    ({ host } = await startTestHost(
+      'compose-extension',
+      appModules('composeExtension', 'settingsPage', 'signinStart', 'signinCallback'),
+    ));
   });
   after(async () => {
     await host.stop();

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { getDirectoryUser, searchDirectory } from '../../src/lib/directory';
 import { setGraphCredentialForTests } from '../../src/lib/graph';
 import { decodeQueueMessage, queueClient } from '../../src/lib/storage';
-import { LocalHost } from '../../tools/local-host/host';
+import type { LocalHost } from '../../tools/local-host/host';
 import { useAzurite } from '../support/azurite';
 import { graphError } from '../support/graph-server';
+import { appModules, startTestHost, type TestHost } from '../support/local-host';
 import { type FakeGraph, graphUser, sampleUser, type Subscription, startFakeGraph, throttled } from './fake-graph';
 import { CLIENT_STATE, userId } from './setup';
 
@@ -20,20 +17,14 @@ import { CLIENT_STATE, userId } from './setup';
  * the app's URLs when the timer creates the subscription, then delivers notifications to the app.
  */
 useAzurite();
-const repo = resolve(__dirname, '..', '..', '..');
-const lines = new EventEmitter();
-const seen: string[] = [];
+let served: TestHost;
 let host: LocalHost;
+let seen: string[];
 let graph: FakeGraph;
 
 before(async () => {
   graph = await startFakeGraph();
   graph.validateUrls = true;
-  const appDir = mkdtempSync(join(tmpdir(), 'graph-app-'));
-  const files = ['index.js', ...['graphWebhook', 'graphLifecycle', 'processNotifications', 'maintainSubscriptions'].map((f) => `functions/${f}.js`)];
-  writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'graph-app', main: 'app.js' }));
-  writeFileSync(join(appDir, 'app.js'), files.map((f) => `require(${JSON.stringify(join(repo, 'dist', 'src', f))});`).join('\n'));
-  writeFileSync(join(appDir, 'host.json'), readFileSync(join(repo, 'host.json')));
   Object.assign(process.env, {
     AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:00',
     GRAPH_BASE_URL: graph.url,
@@ -41,16 +32,12 @@ before(async () => {
     GRAPH_SUBSCRIPTION_SCHEDULE: '0 0 0 1 1 *',
   });
   setGraphCredentialForTests({ getToken: () => Promise.resolve({ token: 't', expiresOnTimestamp: Date.now() + 3.6e6 }) });
-  host = new LocalHost({
-    appDir,
-    port: 0,
-    log: (line) => {
-      seen.push(line);
-      if (process.env.E2E_DEBUG) console.log(new Date().toISOString().slice(14, 23), line.slice(0, 160));
-      lines.emit('line', line);
-    },
-  });
-  await host.start();
+  served = await startTestHost(
+    'graph-app',
+    appModules('graphWebhook', 'graphLifecycle', 'processNotifications', 'maintainSubscriptions'),
+  );
+  host = served.host;
+  seen = served.lines;
   process.env.PUBLIC_BASE_URL = host.url;
 });
 
@@ -60,17 +47,7 @@ after(async () => {
   setGraphCredentialForTests(undefined);
 });
 
-function nextLine(pattern: RegExp): Promise<string> {
-  return new Promise((done) => {
-    const listener = (line: string): void => {
-      if (pattern.test(line)) {
-        lines.off('line', listener);
-        done(line);
-      }
-    };
-    lines.on('line', listener);
-  });
-}
+const nextLine = (pattern: RegExp): Promise<string> => served.nextLine(pattern);
 
 const processed = (): Promise<string> => nextLine(/Executed 'Functions\.processNotifications' \(Succeeded/);
 const names = async (query: string): Promise<string[]> => (await searchDirectory(query, { skip: 0, count: 20 })).people.map((p) => p.displayName);

@@ -1,32 +1,23 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { LocalHost } from '../../tools/local-host/host';
+import type { LocalHost } from '../../tools/local-host/host';
+import { appModules, startTestHost } from '../support/local-host';
 import { CONTOSO_TOKEN, hmacHeader, type ReplyBody, SECRETS_SETTING, teamsMessage } from './support';
 
 /**
  * The function as registered (`app.http('outgoingWebhook', …)`), served over HTTP by the local host in
  * streaming mode: the app's setup and this one function file, loaded the way the worker loads `main`.
  */
-const repo = resolve(__dirname, '..', '..', '..');
 let host: LocalHost;
 let saved: string | undefined;
 
 before(async () => {
   saved = process.env.OUTGOING_WEBHOOK_SECRETS;
   process.env.OUTGOING_WEBHOOK_SECRETS = SECRETS_SETTING;
-  const appDir = mkdtempSync(join(tmpdir(), 'outgoing-webhook-app-'));
-  writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'outgoing-webhook', main: 'app.js' }));
-  const files = ['dist/src/index.js', 'dist/src/functions/outgoingWebhook.js'].map((f) => join(repo, f));
-  writeFileSync(join(appDir, 'app.js'), files.map((f) => `require(${JSON.stringify(f)});`).join('\n'));
-  writeFileSync(join(appDir, 'host.json'), readFileSync(join(repo, 'host.json')));
-  host = new LocalHost({ appDir, port: 0, log: () => undefined });
-  await host.start();
+  ({ host } = await startTestHost('outgoing-webhook', appModules('outgoingWebhook')));
 });
 
 after(async () => {

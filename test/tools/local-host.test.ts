@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { EventEmitter, once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { type EventEmitter, once } from 'node:events';
+import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { decodeQueueMessage, enqueueJson, queueClient } from '../../src/lib/storage';
-import { LocalHost } from '../../tools/local-host/host';
+import type { LocalHost } from '../../tools/local-host/host';
 import { useAzurite } from '../support/azurite';
+import { startTestHost, type TestHost } from '../support/local-host';
 import type { Received } from '../fixtures/trigger-app';
 
 /**
@@ -16,22 +15,16 @@ import type { Received } from '../fixtures/trigger-app';
  * the poison queue, timers on schedule and on demand.
  */
 const azurite = useAzurite();
-const repo = resolve(__dirname, '..', '..', '..');
-const lines = new EventEmitter();
+let served: TestHost;
 let host: LocalHost;
 let events: EventEmitter;
 
 before(async () => {
-  const appDir = mkdtempSync(join(tmpdir(), 'trigger-app-'));
-  const fixture = resolve(__dirname, '..', 'fixtures', 'trigger-app.js');
-  writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'fixture', main: 'app.js' }));
-  writeFileSync(join(appDir, 'app.js'), `require(${JSON.stringify(fixture)});\n`);
   // The app's real host.json, with retries made immediate as an app setting would in Azure.
-  writeFileSync(join(appDir, 'host.json'), readFileSync(join(repo, 'host.json')));
   process.env.AzureFunctionsJobHost__extensions__queues__visibilityTimeout = '00:00:00';
   process.env.FIXTURE_QUEUE = 'fixture-queue';
-  host = new LocalHost({ appDir, port: 0, log: (line) => lines.emit('line', line) });
-  await host.start();
+  served = await startTestHost('trigger-app', [resolve(__dirname, '..', 'fixtures', 'trigger-app.js')]);
+  host = served.host;
   events = (globalThis as { triggerAppEvents?: EventEmitter }).triggerAppEvents as EventEmitter;
 });
 
@@ -39,17 +32,7 @@ after(async () => {
   await host.stop();
 });
 
-function nextLine(pattern: RegExp): Promise<string> {
-  return new Promise((done) => {
-    const listener = (line: string): void => {
-      if (pattern.test(line)) {
-        lines.off('line', listener);
-        done(line);
-      }
-    };
-    lines.on('line', listener);
-  });
-}
+const nextLine = (pattern: RegExp): Promise<string> => served.nextLine(pattern);
 
 describe('local host', () => {
   test('serves HTTP functions on their route with params, query and body', async () => {
