@@ -95,7 +95,7 @@ function cacheFor(config: ComposeExtensionConfig): Map<string, VerifiedBotToken>
 
 function remember(cache: Map<string, VerifiedBotToken>, key: string, verified: VerifiedBotToken, nowSec: number): void {
   if (cache.size >= MAX_CACHED_TOKENS) {
-    for (const [k, v] of cache) if (v.expiresAt + CLOCK_SKEW_SEC < nowSec) cache.delete(k);
+    for (const [k, v] of cache) if (v.expiresAt + CLOCK_SKEW_SEC <= nowSec) cache.delete(k);
     // Still full: forget the oldest entry (Map keeps insertion order); it is only re-verified.
     if (cache.size >= MAX_CACHED_TOKENS) cache.delete(cache.keys().next().value as string);
   }
@@ -116,7 +116,8 @@ export async function verifyBotRequest(
   const cache = cacheFor(config);
   const key = createHash('sha256').update(token).digest('base64url');
   let verified = cache.get(key);
-  if (verified && verified.expiresAt + CLOCK_SKEW_SEC < nowSec) {
+  // The edge jose applies on a fresh verification: expired once exp + skew <= now.
+  if (verified && verified.expiresAt + CLOCK_SKEW_SEC <= nowSec) {
     cache.delete(key);
     throw new UnauthenticatedError('expired');
   }
