@@ -1,7 +1,7 @@
 import type { ActionableMessagesConfig } from './config';
 import { isGuid } from './config';
 import { UnauthenticatedError } from './errors';
-import { bearerToken, openIdKeySource, verifyJwt, type VerifiedToken } from './openid';
+import { bearerToken, loadJose, openIdKeySource, verifyJwt, type VerifiedToken } from './openid';
 
 /**
  * The bearer token Outlook sends with an `Action.Http` click. Since 2026-06-08 it is an Entra ID access
@@ -49,7 +49,7 @@ function claimText(payload: Record<string, unknown>, name: string): string | und
 
 /** Reads `iss` without trusting it, only to pick the validator; the chosen validator then checks it. */
 async function unverifiedIssuer(token: string): Promise<unknown> {
-  const { decodeJwt } = await import('jose');
+  const { decodeJwt } = await loadJose();
   try {
     return decodeJwt(token).iss;
   } catch {

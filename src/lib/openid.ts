@@ -190,12 +190,24 @@ function reasonFor(err: unknown): string {
 
 const localKeySets = new WeakMap<PublishedJwk, JWTVerifyGetKey>();
 
+const importJose = () => import('jose');
+type Jose = Awaited<ReturnType<typeof importJose>>;
+let joseModule: Jose | undefined;
+
+/**
+ * jose, loaded on first use (ESM-only, and not needed to start the app) and then held: importing an
+ * already loaded module still costs a trip through the ESM loader on every call.
+ */
+export async function loadJose(): Promise<Jose> {
+  return (joseModule ??= await importJose());
+}
+
 /**
  * Verifies signature, algorithm, `exp`/`nbf` (with 5 minutes of skew by default), audience and, when
  * given, issuer. Throws UnauthenticatedError with a reason, or UnavailableError when no keys can be had.
  */
 export async function verifyJwt(token: string, source: OpenIdKeySource, options: VerifyOptions): Promise<VerifiedToken> {
-  const jose = await import('jose');
+  const jose = joseModule ?? (await loadJose());
   let header: JWSHeaderParameters;
   try {
     header = jose.decodeProtectedHeader(token);
