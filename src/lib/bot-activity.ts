@@ -127,7 +127,7 @@ function parseEnvelope(body: Record<string, unknown>): ActivityEnvelope {
 }
 
 /** Teams asks for 25 by default; a page is never larger than this. */
-export const MAX_PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 25;
 
 function parseQuery(value: unknown): MessagingExtensionQuery {
   if (!isRecord(value)) throw new BadRequestError('query value is missing', ['value']);

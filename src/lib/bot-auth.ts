@@ -15,8 +15,8 @@ import { bearerToken, openIdKeySource, verifyJwt } from './openid';
  * until it expires: a repeat skips the signature, never the expiry or the activity-bound claims.
  */
 
-export const BOT_ALGORITHMS = ['RS256', 'RS384', 'RS512'] as const;
-export const CLOCK_SKEW_SEC = 5 * 60;
+const BOT_ALGORITHMS = ['RS256', 'RS384', 'RS512'] as const;
+const CLOCK_SKEW_SEC = 5 * 60;
 const MAX_CACHED_TOKENS = 10_000;
 
 export interface BotRequestClaims {

@@ -10,9 +10,7 @@ import { tableClient } from './storage';
  * `from.id` (ids may hold characters RowKeys forbid, and the table need not hold them in clear).
  */
 
-export const COMPOSE_EXTENSION_TABLE = 'composeextension';
-
-export type RowKind = 'settings' | 'signedin' | 'signincode' | 'signinstate';
+const COMPOSE_EXTENSION_TABLE = 'composeextension';
 
 export function userKey(teamsUserId: string): string {
   return createHash('sha256').update(teamsUserId, 'utf8').digest('hex');

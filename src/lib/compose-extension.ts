@@ -69,7 +69,7 @@ type InvokeHandlers = {
   ) => Promise<InvokeResponse>;
 };
 
-export const COMMANDS = { searchPeople: 'searchPeople', searchExpenses: 'searchExpenses' } as const;
+const COMMANDS = { searchPeople: 'searchPeople', searchExpenses: 'searchExpenses' } as const;
 
 const respond = (composeExtension: MessagingExtensionResult): InvokeResponse => ({ status: 200, body: { composeExtension } });
 const results = (attachments: MessagingExtensionAttachment[]): InvokeResponse =>
@@ -208,7 +208,7 @@ function isSelectItemValue(value: Record<string, unknown>): value is SelectItemV
   return (value.kind === 'person' || value.kind === 'expense') && typeof value.id === 'string' && value.id.length > 0;
 }
 
-export const invokeHandlers: InvokeHandlers = {
+const invokeHandlers: InvokeHandlers = {
   async 'composeExtension/query'(activity, context) {
     const gate = await signinRequired(activity, activity.value.state, context);
     if (gate) return gate;

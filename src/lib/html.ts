@@ -11,7 +11,7 @@ import type { HttpResponseInit } from '@azure/functions';
  */
 
 /** TeamsJS as Microsoft's docs reference it, with the SRI hash they publish for this version. */
-export const TEAMS_JS = {
+const TEAMS_JS = {
   src: 'https://res.cdn.office.net/teams-js/2.34.0/js/MicrosoftTeams.min.js',
   integrity: 'sha384-brW9AazbKR2dYw2DucGgWCCcmrm2oBFV4HQidyuyZRI/TnAkmOOnTARSTdps3Hwt',
 } as const;

@@ -34,9 +34,7 @@ export function signinFailurePage(status: number, reason: string): HttpResponseI
   return htmlPage({
     status,
     title: 'Sign-in failed',
-    body: `<main id="signin" data-reason="${escapeHtml(reason)}"><h1>Sign-in failed</h1><p>${escapeHtml(
-      'Close this window and try again from Microsoft Teams.',
-    )}</p></main>`,
+    body: `<main id="signin" data-reason="${escapeHtml(reason)}"><h1>Sign-in failed</h1><p>Close this window and try again from Microsoft Teams.</p></main>`,
     script: `
 var reason = document.getElementById('signin').dataset.reason;
 microsoftTeams.app.initialize().then(function () { microsoftTeams.authentication.notifyFailure(reason); });`,

@@ -22,7 +22,7 @@ import { ensureError, ForbiddenError, UnauthenticatedError, UpstreamError } from
  *    user in, and it is consumed by a conditional delete, so it works once.
  */
 
-export const SIGNIN_TTL_MS = 10 * 60 * 1000;
+const SIGNIN_TTL_MS = 10 * 60 * 1000;
 
 // ---------------------------------------------------------------------------------------------------
 // The ticket in the sign-in link
@@ -57,7 +57,7 @@ export function signinTicket(config: SigninConfig, subject: TicketSubject, now: 
   return `${body}.${createHmac('sha256', ticketKey(config)).update(body).digest('base64url')}`;
 }
 
-export function readTicket(config: SigninConfig, ticket: string, now: Date = new Date()): { user: string; objectId?: string } {
+function readTicket(config: SigninConfig, ticket: string, now: Date = new Date()): { user: string; objectId?: string } {
   const [body, mac, extra] = ticket.split('.');
   if (!body || !mac || extra !== undefined) throw new UnauthenticatedError('ticket_malformed');
   const expected = createHmac('sha256', ticketKey(config)).update(body).digest();
@@ -72,7 +72,7 @@ export function signinStartUrl(config: SigninConfig, subject: TicketSubject, now
   return `${config.publicBaseUrl}/api/signin/start?ticket=${encodeURIComponent(signinTicket(config, subject, now))}`;
 }
 
-export function redirectUri(config: SigninConfig): string {
+function redirectUri(config: SigninConfig): string {
   return `${config.publicBaseUrl}/api/signin/callback`;
 }
 
