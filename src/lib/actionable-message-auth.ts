@@ -28,7 +28,7 @@ export interface ActionPerformer {
  * The token of `Authorization: Bearer …`, or of `Action-Authorization: Bearer …`, which Outlook uses
  * when the card blanks `Authorization` (useful where a front end such as Easy Auth owns that header).
  */
-export function actionBearerToken(headers: { get(name: string): string | null }): string {
+function actionBearerToken(headers: { get(name: string): string | null }): string {
   const isBearer = (value: string | null): value is string => value !== null && /^\s*bearer\s/i.test(value);
   const authorization = headers.get('authorization');
   const actionAuthorization = headers.get('action-authorization');
@@ -86,17 +86,16 @@ function checkEntraIssuer(payload: VerifiedToken['payload'], metadataIssuer: str
   const tid = payload.tid;
   if (typeof tid !== 'string' || !isGuid(tid)) throw new UnauthenticatedError('tenant');
   const templated = metadataIssuer.includes('{tenantid}');
-  const v2Issuer = templated ? metadataIssuer.replace('{tenantid}', tid) : metadataIssuer;
-  const accepted = [`https://sts.windows.net/${tid}/`];
   // A fixed v2 issuer belongs to one tenant: it must be this token's.
-  if (templated || metadataIssuer.toLowerCase().includes(`/${tid.toLowerCase()}/`)) accepted.push(v2Issuer);
+  const fixedIssuerIsTokensTenant = !templated && metadataIssuer.toLowerCase().includes(`/${tid.toLowerCase()}/`);
+  const accepted = [`https://sts.windows.net/${tid}/`];
+  if (templated) accepted.push(metadataIssuer.replace('{tenantid}', tid));
+  else if (fixedIssuerIsTokensTenant) accepted.push(metadataIssuer);
   if (typeof payload.iss !== 'string' || !accepted.includes(payload.iss)) throw new UnauthenticatedError('issuer');
   const multiTenant = configuredTenant === 'common' || configuredTenant === 'organizations';
   if (!multiTenant) {
     // A tenant configured by GUID must match; one configured by domain is pinned by its metadata's issuer.
-    const pinned = isGuid(configuredTenant)
-      ? sameText(tid, configuredTenant)
-      : !templated && metadataIssuer.toLowerCase().includes(`/${tid.toLowerCase()}/`);
+    const pinned = isGuid(configuredTenant) ? sameText(tid, configuredTenant) : fixedIssuerIsTokensTenant;
     if (!pinned) throw new UnauthenticatedError('tenant');
   }
 }
