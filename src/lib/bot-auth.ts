@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { ComposeExtensionConfig } from './config';
 import { UnauthenticatedError } from './errors';
-import { bearerToken, openIdKeySource, verifyJwt } from './openid';
+import { bearerToken, loadJose, openIdKeySource, verifyJwt } from './openid';
 
 /**
  * Proof that a request comes from the Bot Framework for this bot (Bot Connector authentication, "Bot to
@@ -41,10 +41,10 @@ function entraMetadataUrl(config: ComposeExtensionConfig, tenantId: string): str
 }
 
 /** `iss` read without verification, only to pick the key source; the verification checks it again. */
-function unverifiedIssuer(token: string): string | undefined {
+async function unverifiedIssuer(token: string): Promise<string | undefined> {
+  const { decodeJwt } = await loadJose();
   try {
-    const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
-    const iss = (payload as { iss?: unknown } | null)?.iss;
+    const iss = decodeJwt(token).iss;
     return typeof iss === 'string' ? iss : undefined;
   } catch {
     return undefined;
@@ -53,7 +53,7 @@ function unverifiedIssuer(token: string): string | undefined {
 
 async function verifySignedToken(token: string, config: ComposeExtensionConfig, now: Date): Promise<VerifiedBotToken> {
   const common = { algorithms: BOT_ALGORITHMS, audience: [config.botAppId], clockToleranceSec: CLOCK_SKEW_SEC, now };
-  const iss = unverifiedIssuer(token);
+  const iss = await unverifiedIssuer(token);
   if (iss === config.tokenIssuer) {
     const { payload, jwk } = await verifyJwt(token, openIdKeySource(config.openIdMetadataUrl), {
       ...common,
