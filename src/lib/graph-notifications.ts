@@ -17,8 +17,10 @@ import { enqueueJson } from './storage';
  * the value, and the answer stays 202 so that a sender cannot learn whether its guess passed.
  */
 
-export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
-const LIFECYCLE_EVENTS: readonly string[] = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'];
+const LIFECYCLE_EVENTS = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
+export type LifecycleEvent = (typeof LIFECYCLE_EVENTS)[number];
+export const isLifecycleEvent = (value: unknown): value is LifecycleEvent =>
+  (LIFECYCLE_EVENTS as readonly unknown[]).includes(value);
 const CHANGE_TYPES: readonly string[] = ['created', 'updated', 'deleted'];
 
 export interface LifecycleNotice {
@@ -75,9 +77,9 @@ export function classifyNotification(item: Record<string, unknown>): InboundNoti
   const subscriptionId = text(item.subscriptionId);
   const lifecycleEvent = text(item.lifecycleEvent);
   if (lifecycleEvent !== undefined) {
-    if (!LIFECYCLE_EVENTS.includes(lifecycleEvent)) return { kind: 'ignored', reason: 'unknownLifecycleEvent' };
+    if (!isLifecycleEvent(lifecycleEvent)) return { kind: 'ignored', reason: 'unknownLifecycleEvent' };
     if (!subscriptionId) return { kind: 'ignored', reason: 'noSubscriptionId' };
-    return { kind: 'lifecycle', lifecycleEvent: lifecycleEvent as LifecycleEvent, subscriptionId, ...(tenantId ? { tenantId } : {}) };
+    return { kind: 'lifecycle', lifecycleEvent, subscriptionId, ...(tenantId ? { tenantId } : {}) };
   }
   const changeType = text(item.changeType);
   if (changeType === undefined || !CHANGE_TYPES.includes(changeType)) return { kind: 'ignored', reason: 'unknownChangeType' };

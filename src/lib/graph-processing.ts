@@ -4,7 +4,7 @@ import { featureConfig, isGuid } from './config';
 import { applyUserChanges } from './directory';
 import { graphClient } from './graph';
 import { runDeltaSync } from './graph-delta';
-import type { LifecycleEvent, LifecycleNotice, NotificationQueueMessage } from './graph-notifications';
+import { isLifecycleEvent, type LifecycleEvent, type LifecycleNotice, type NotificationQueueMessage } from './graph-notifications';
 import { requestResync } from './graph-state';
 import { ensureSubscription, reauthorize } from './graph-subscriptions';
 import { fetchUsersByIds } from './graph-users';
@@ -54,9 +54,7 @@ export function parseQueueMessage(message: unknown): NotificationQueueMessage {
     case 'lifecycle': {
       const events = value.events;
       const valid = (e: unknown): e is LifecycleNotice =>
-        isRecord(e) &&
-        typeof e.subscriptionId === 'string' &&
-        ['reauthorizationRequired', 'subscriptionRemoved', 'missed'].includes(e.lifecycleEvent as string);
+        isRecord(e) && typeof e.subscriptionId === 'string' && isLifecycleEvent(e.lifecycleEvent);
       if (!Array.isArray(events) || !events.every(valid)) throw new MalformedQueueMessageError('bad lifecycle events');
       return { type: 'lifecycle', events };
     }
