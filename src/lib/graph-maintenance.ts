@@ -29,18 +29,15 @@ export async function maintainGraphSubscription(context: InvocationContext): Pro
     logEvent(context, 'info', 'graph.subscription.ensured', { ...outcome });
   } catch (err) {
     failure = ensureError(err);
-    logEvent(context, 'error', 'graph.subscription.failed', { error: errorText(err) });
+    logEvent(context, 'error', 'graph.subscription.failed', { error: failure.message });
   }
   try {
     const outcome = await runDeltaSync(client, config.baseUrl);
     logEvent(context, 'info', 'graph.delta.synced', { trigger: 'timer', ...outcome });
   } catch (err) {
-    failure ??= ensureError(err);
-    logEvent(context, 'error', 'graph.delta.failed', { error: errorText(err) });
+    const error = ensureError(err);
+    failure ??= error;
+    logEvent(context, 'error', 'graph.delta.failed', { error: error.message });
   }
   if (failure) throw failure;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
