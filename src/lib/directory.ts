@@ -265,10 +265,11 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
       written.set(id, undefined);
       continue;
     }
-    if (before && sameUser(before.user, next)) next = { ...next, lastChanged: before.user.lastChanged };
+    const unchanged = before !== undefined && sameUser(before.user, next);
+    if (unchanged) next = { ...next, lastChanged: before.user.lastChanged };
     const rows = derivedRows(next);
     const newKeys = rows.map((row): RowKeyPair => [row.partitionKey, row.rowKey]);
-    if (before && sameUser(before.user, next) && sameKeys(oldKeys, newKeys)) continue;
+    if (unchanged && sameKeys(oldKeys, newKeys)) continue;
     const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
     if (stale.length > 0) firstPhase.push(['upsert', userEntity(next, [...newKeys, ...stale]), 'Replace']);
     for (const row of rows) indexPhase.push(['upsert', row, 'Replace']);
