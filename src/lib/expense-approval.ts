@@ -11,7 +11,7 @@ import { isRecord } from './http';
  * on its Approve/Reject buttons does once the caller's bearer token has been verified.
  */
 
-export const ACTION_PATH = '/api/actionable-message';
+const ACTION_PATH = '/api/actionable-message';
 
 /** Mails the approval card to the approver from the sender mailbox (Graph sendMail, Mail.Send). */
 export async function sendApprovalMail(config: ExpensesConfig, expense: Expense): Promise<void> {
@@ -75,8 +75,6 @@ export interface CardActionResult {
   card: AdaptiveCard;
 }
 
-const DONE = { approved: 'approved', rejected: 'rejected', pending: 'pending' } as const;
-
 const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
 /**
@@ -113,7 +111,7 @@ export async function applyCardAction(
   const { expense } = outcome;
   const statusText =
     outcome.outcome === 'decided'
-      ? `The expense was ${DONE[expense.status]}.`
-      : `This expense was already ${DONE[expense.status]}; nothing was changed.`;
+      ? `The expense was ${expense.status}.`
+      : `This expense was already ${expense.status}; nothing was changed.`;
   return { outcome: outcome.outcome, expense, statusText, card: await refreshedApprovalCard(expense, config.originator) };
 }

@@ -59,7 +59,7 @@ export interface ApprovalCardOptions {
 }
 
 /** The body Outlook posts for a button; Outlook fills `{{comment.value}}` from the comment input. */
-export function actionBody(expenseId: string, decision: Decision, actionToken: string): string {
+function actionBody(expenseId: string, decision: Decision, actionToken: string): string {
   return JSON.stringify({ expenseId, decision, comment: '{{comment.value}}', actionToken });
 }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 
 import { isMailAddress } from './config';
 import { AppError, BadRequestError, ensureError, UnavailableError } from './errors';
+import { isRecord } from './http';
 import { tableClient } from './storage';
 
 /**
@@ -39,7 +40,7 @@ export function isExpenseId(value: unknown): value is string {
   return typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value);
 }
 
-export const MAX_DESCRIPTION_LENGTH = 1000;
+const MAX_DESCRIPTION_LENGTH = 1000;
 const MAX_AMOUNT = 1e12;
 
 let currencies: Set<string> | undefined;
@@ -59,10 +60,10 @@ function minorDigits(currency: string): number {
  * decimals than the currency has.
  */
 export function parseNewExpense(body: unknown): NewExpense {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (!isRecord(body)) {
     throw new BadRequestError('body must be a JSON object', ['submitter', 'approver', 'amount', 'currency', 'description']);
   }
-  const input = body as Record<string, unknown>;
+  const input = body;
   const bad: string[] = [];
   const mail = (name: string): string => {
     const value = input[name];
