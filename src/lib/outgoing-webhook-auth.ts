@@ -37,7 +37,7 @@ export function digestsEqual(expected: Buffer, claimed: Buffer): boolean {
 // Configuration keeps its parsed secrets until the setting changes, so each key is imported once.
 const importedKeys = new WeakMap<Buffer, KeyObject>();
 
-export function signBody(key: Buffer, body: Buffer): Buffer {
+function signBody(key: Buffer, body: Buffer): Buffer {
   let imported = importedKeys.get(key);
   if (!imported) {
     imported = createSecretKey(key);

@@ -78,14 +78,14 @@ const line = (runs: TextRun[], spacing?: RichTextBlock['spacing']): RichTextBloc
 const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
 
 /** `https://teams.microsoft.com/l/chat/0/0?users=<upn>`: opens (or starts) a 1:1 chat with the person. */
-export function teamsChatUrl(user: PersonCardUser): string | undefined {
+function teamsChatUrl(user: PersonCardUser): string | undefined {
   const id = present(user.userPrincipalName) ? user.userPrincipalName : user.mail;
   if (!present(id)) return undefined;
   // '@' stays readable, as in Microsoft's examples; everything else that could end the value is escaped.
   return `https://teams.microsoft.com/l/chat/0/0?users=${encodeURIComponent(id.trim()).replace(/%40/g, '@')}`;
 }
 
-export function mailtoUrl(user: PersonCardUser): string | undefined {
+function mailtoUrl(user: PersonCardUser): string | undefined {
   const mail = user.mail?.trim();
   if (!mail || !isMailAddress(mail)) return undefined;
   const at = mail.lastIndexOf('@');
@@ -93,7 +93,7 @@ export function mailtoUrl(user: PersonCardUser): string | undefined {
   return `mailto:${encodeURIComponent(mail.slice(0, at))}@${encodeURIComponent(mail.slice(at + 1))}`;
 }
 
-export function personActions(user: PersonCardUser): OpenUrlAction[] {
+function personActions(user: PersonCardUser): OpenUrlAction[] {
   const actions: OpenUrlAction[] = [];
   const chat = teamsChatUrl(user);
   if (chat) actions.push({ type: 'Action.OpenUrl', title: 'Chat in Teams', url: chat });
