@@ -11,8 +11,7 @@ import { errorResponse } from '../lib/http';
 export function settingsPage(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     featureConfig('composeExtension');
-    const department = (request.query.get('department') ?? '').slice(0, 128);
-    return Promise.resolve(renderSettingsPage(department));
+    return Promise.resolve(renderSettingsPage(request.query.get('department') ?? ''));
   } catch (err) {
     return Promise.resolve(errorResponse(err, context, 'settingsPage'));
   }

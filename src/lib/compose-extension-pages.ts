@@ -1,5 +1,6 @@
 import type { HttpResponseInit } from '@azure/functions';
 
+import { MAX_DEPARTMENT_LENGTH } from './compose-extension-store';
 import { escapeHtml, htmlPage } from './html';
 
 /**
@@ -14,7 +15,9 @@ export function settingsPage(currentDepartment: string): HttpResponseInit {
       '<h1>People search settings</h1>',
       '<form id="settings">',
       '<label for="department">Show only people in this department (leave empty for everyone)</label>',
-      `<input id="department" name="department" maxlength="128" autocomplete="off" value="${escapeHtml(currentDepartment)}">`,
+      `<input id="department" name="department" maxlength="${MAX_DEPARTMENT_LENGTH}" autocomplete="off" value="${escapeHtml(
+        currentDepartment.slice(0, MAX_DEPARTMENT_LENGTH),
+      )}">`,
       '<br><button type="submit">Save</button>',
       '</form>',
       '<p id="status" role="status"></p>',

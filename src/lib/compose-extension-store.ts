@@ -26,7 +26,6 @@ export async function storage<T>(operation: string, run: () => Promise<T>): Prom
   try {
     return await run();
   } catch (err) {
-    if (err instanceof BadRequestError) throw err;
     throw new UnavailableError(`compose extension storage ${operation} failed: ${ensureError(err).message}`, { cause: err });
   }
 }
@@ -43,7 +42,7 @@ export interface UserSettings {
   department?: string;
 }
 
-const MAX_DEPARTMENT_LENGTH = 128;
+export const MAX_DEPARTMENT_LENGTH = 128;
 
 /**
  * The settings page hands `JSON.stringify({ department })` to `notifySuccess`, and Teams passes it on as
