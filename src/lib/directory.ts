@@ -46,7 +46,7 @@ export interface Page {
   count: number;
 }
 
-export const DIRECTORY_TABLE = 'directory';
+const DIRECTORY_TABLE = 'directory';
 
 /** The Graph `$select` that gives every field the directory keeps. */
 export const USER_SELECT = [

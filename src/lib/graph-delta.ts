@@ -17,7 +17,7 @@ import { acquireSyncLease, readSyncState, releaseSyncLease, resyncOwed, updateUn
  * syncs never work from the same delta link; the lease is extended as pages arrive and checked (ETag) at
  * every write of the state row.
  */
-export const LEASE_MS = 10 * 60_000;
+const LEASE_MS = 10 * 60_000;
 /** Users buffered before one directory write: fewer, fuller table transactions. */
 const APPLY_EVERY = 5000;
 

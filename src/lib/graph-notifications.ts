@@ -44,7 +44,7 @@ export type InboundNotification =
 export const USER_IDS_PER_MESSAGE = 1000;
 const LIFECYCLE_PER_MESSAGE = 200;
 /** Graph waits 3 s and counts 2.9 s as slow; a queue write that has not finished by then is a failure. */
-export const ENQUEUE_DEADLINE_MS = 2000;
+const ENQUEUE_DEADLINE_MS = 2000;
 const MAX_VALIDATION_TOKEN = 4096;
 
 export function validationResponse(token: string): HttpResponseInit {
@@ -104,7 +104,7 @@ const digest = (value: string): Buffer => createHash('sha256').update(value, 'ut
  * Constant-time clientState check: both sides are hashed to 32 bytes first, so neither the length nor
  * the content of the secret shows in the timing. A missing or non-string value is hashed as well.
  */
-export function clientStateChecker(expected: string): (value: unknown) => boolean {
+function clientStateChecker(expected: string): (value: unknown) => boolean {
   const expectedDigest = digest(expected);
   return (value) => {
     const candidate = typeof value === 'string' ? value : '';

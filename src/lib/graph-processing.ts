@@ -21,7 +21,7 @@ import { decodeQueueMessage } from './storage';
  * acknowledged that was not applied.
  */
 
-export class MalformedQueueMessageError extends Error {
+class MalformedQueueMessageError extends Error {
   constructor(reason: string) {
     super(`not a notification queue message: ${reason}`);
     this.name = 'MalformedQueueMessageError';
@@ -29,7 +29,7 @@ export class MalformedQueueMessageError extends Error {
 }
 
 /** The trigger hands over parsed JSON; a message written by hand may arrive as a string. */
-export function parseQueueMessage(message: unknown): NotificationQueueMessage {
+function parseQueueMessage(message: unknown): NotificationQueueMessage {
   let value = message;
   if (typeof message === 'string') {
     try {

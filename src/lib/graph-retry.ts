@@ -78,7 +78,7 @@ export class RetryBudget {
 }
 
 /** Runs `attempt` until it succeeds, fails for good, or the budget is spent (then the last error is thrown). */
-export async function withGraphRetry<T>(attempt: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Promise<T> {
+async function withGraphRetry<T>(attempt: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Promise<T> {
   const budget = new RetryBudget(policy);
   for (;;) {
     try {

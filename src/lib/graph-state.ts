@@ -13,7 +13,7 @@ import { tableClient } from './storage';
  *   made with (Graph never returns clientState, and a subscription made with an older secret would
  *   deliver notifications that are all rejected, so it has to be replaced).
  */
-export const STATE_TABLE = 'graphstate';
+const STATE_TABLE = 'graphstate';
 const PARTITION = 'graph';
 
 export interface SyncState {
@@ -87,7 +87,7 @@ export async function readSyncState(): Promise<SyncState> {
  * Read-modify-write of the sync row, retried on ETag conflicts. `change` returns the new state, or
  * undefined to leave the row as it is (its result is then undefined too).
  */
-export async function updateSyncState(change: (state: SyncState) => SyncState | undefined): Promise<SyncState | undefined> {
+async function updateSyncState(change: (state: SyncState) => SyncState | undefined): Promise<SyncState | undefined> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const row = await readRow('sync');
     const next = change(toSyncState(row.value));
@@ -118,7 +118,7 @@ export async function acquireSyncLease(ttlMs: number, now = Date.now()): Promise
   return taken ? leaseId : undefined;
 }
 
-export class LeaseLostError extends Error {
+class LeaseLostError extends Error {
   constructor() {
     super('the Graph sync lease was taken over by another run');
     this.name = 'LeaseLostError';

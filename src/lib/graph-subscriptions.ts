@@ -15,10 +15,10 @@ import { clientStateFingerprint, readSubscriptionState, requestResync, writeSubs
  */
 
 /** Graph's maximum for `users` is 41,760 minutes (29 days); stay an hour inside it against clock skew. */
-export const MAX_EXPIRY_MINUTES = 41_760;
-export const EXPIRY_MARGIN_MINUTES = 60;
+const MAX_EXPIRY_MINUTES = 41_760;
+const EXPIRY_MARGIN_MINUTES = 60;
 /** Renew when less than this is left (the timer runs hourly by default). */
-export const RENEW_BEFORE_MS = 24 * 60 * 60 * 1000;
+const RENEW_BEFORE_MS = 24 * 60 * 60 * 1000;
 
 export interface GraphSubscription {
   id: string;
@@ -32,11 +32,11 @@ export interface GraphSubscription {
 export type SubscriptionOutcome =
   | { action: 'kept' | 'renewed' | 'created' | 'recreated'; subscriptionId: string; deleted: number; expirationDateTime: string };
 
-export function expiryFrom(now: number): string {
+function expiryFrom(now: number): string {
   return new Date(now + (MAX_EXPIRY_MINUTES - EXPIRY_MARGIN_MINUTES) * 60_000).toISOString();
 }
 
-export async function listSubscriptions(client: Client, baseUrl: string): Promise<GraphSubscription[]> {
+async function listSubscriptions(client: Client, baseUrl: string): Promise<GraphSubscription[]> {
   const all: GraphSubscription[] = [];
   let next: string | undefined = '/subscriptions';
   while (next) {
@@ -94,7 +94,7 @@ export async function ensureSubscription(
 }
 
 /** PATCHes a new expiry (which also reauthorizes); undefined when Graph no longer knows the subscription. */
-export async function renewSubscription(client: Client, subscriptionId: string, now = Date.now()): Promise<string | undefined> {
+async function renewSubscription(client: Client, subscriptionId: string, now = Date.now()): Promise<string | undefined> {
   const expirationDateTime = expiryFrom(now);
   try {
     await callGraph(client, 'patch', `/subscriptions/${encodeURIComponent(subscriptionId)}`, { expirationDateTime });

@@ -13,8 +13,8 @@ import { graphFailure, isRetryable, RetryBudget, type RetryPolicy, withoutSdkRet
  *
  * A user that the answer does not contain is gone: deleted (soft deletion included) or never existed.
  */
-export const IDS_PER_FILTER = 15;
-export const REQUESTS_PER_BATCH = 20;
+const IDS_PER_FILTER = 15;
+const REQUESTS_PER_BATCH = 20;
 
 export interface FetchedUsers {
   found: Record<string, unknown>[];
@@ -92,7 +92,7 @@ export async function fetchUsersByIds(
   return { found: [...found.values()], missing: unique.filter((id) => !found.has(id)), requests, throttled };
 }
 
-export class BatchPartError extends Error {
+class BatchPartError extends Error {
   constructor(readonly statusCode: number) {
     super(`Graph answered ${statusCode} to part of a $batch`);
     this.name = 'BatchPartError';

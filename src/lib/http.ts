@@ -6,7 +6,7 @@ import { AppError, BadRequestError, BodyTooLargeError, ensureError, NotConfigure
 import { logEvent } from './log';
 
 /** Every HTTP endpoint refuses bodies over 1 MiB and never buffers more than that. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Reads the body as the exact bytes sent, stopping as soon as it passes `limit` (the app runs with

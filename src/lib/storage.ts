@@ -18,7 +18,7 @@ type StorageTarget =
   | { kind: 'connectionString'; connectionString: string }
   | { kind: 'identity'; queueServiceUri: string; tableServiceUri: string; credential: () => Promise<TokenCredential> };
 
-export function storageTarget(env: NodeJS.ProcessEnv = process.env): StorageTarget {
+function storageTarget(env: NodeJS.ProcessEnv = process.env): StorageTarget {
   const connectionString = env[CONNECTION]?.trim();
   if (connectionString) return { kind: 'connectionString', connectionString };
   const account = env[`${CONNECTION}__accountName`]?.trim();
