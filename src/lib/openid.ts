@@ -1,5 +1,4 @@
 import type {
-  JSONWebKeySet,
   JWK,
   JWSHeaderParameters,
   JWTPayload,
@@ -77,7 +76,7 @@ export class OpenIdKeySource {
    * The published key with this `kid`. An unknown `kid` triggers one refresh per cooldown; if the key is
    * still unknown the token is rejected. A failed refresh keeps the cached keys in use.
    */
-  async key(kid: string): Promise<{ jwk: PublishedJwk; jwks: JSONWebKeySet }> {
+  async key(kid: string): Promise<{ jwk: PublishedJwk }> {
     let set = await this.keySet();
     let jwk = set.jwks.keys.find((k) => k.kid === kid);
     if (!jwk && this.now() - this.lastForcedRefresh >= this.unknownKidCooldownMs) {
@@ -86,7 +85,7 @@ export class OpenIdKeySource {
       jwk = set.jwks.keys.find((k) => k.kid === kid);
     }
     if (!jwk) throw new UnauthenticatedError('unknown_key');
-    return { jwk, jwks: { keys: [jwk] } };
+    return { jwk };
   }
 
   private async keySet(): Promise<KeySet> {
@@ -218,11 +217,11 @@ export async function verifyJwt(token: string, source: OpenIdKeySource, options:
     throw new UnauthenticatedError('algorithm');
   }
   if (typeof header.kid !== 'string' || header.kid.length === 0) throw new UnauthenticatedError('unknown_key');
-  const { jwk, jwks } = await source.key(header.kid);
+  const { jwk } = await source.key(header.kid);
   // One local key set per published key, so jose imports each key once, not on every verification.
   let keySet = localKeySets.get(jwk);
   if (!keySet) {
-    keySet = jose.createLocalJWKSet(jwks);
+    keySet = jose.createLocalJWKSet({ keys: [jwk] });
     localKeySets.set(jwk, keySet);
   }
   try {
