@@ -266,8 +266,9 @@ export function decideExpense(
     const table = await tableClient(EXPENSES_TABLE);
     const current = await readEntity(table, id);
     if (!current) return { outcome: 'notFound' };
-    options.check?.(toExpense(current));
-    if (current.status !== 'pending') return { outcome: 'alreadyDecided', expense: toExpense(current) };
+    const stored = toExpense(current);
+    options.check?.(stored);
+    if (current.status !== 'pending') return { outcome: 'alreadyDecided', expense: stored };
     const change = {
       partitionKey: id,
       rowKey: EXPENSE_ROW,
