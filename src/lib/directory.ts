@@ -1,7 +1,7 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables' with { 'resolution-mode': 'import' };
 
 import { isRecord } from './http';
-import { tableClient } from './storage';
+import { storageStatus, tableClient } from './storage';
 import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './text-search';
 
 /**
@@ -95,7 +95,7 @@ export async function getDirectoryUser(id: string): Promise<DirectoryUser | unde
     const entity = await table.getEntity<{ data: string }>(userPartition(id), id);
     return parseUser(entity.data);
   } catch (err) {
-    if (statusOf(err) === 404) return undefined;
+    if (storageStatus(err) === 404) return undefined;
     throw err;
   }
 }
@@ -373,7 +373,7 @@ async function readUserRows(table: TableClient, ids: readonly string[]): Promise
       const user = parseUser(entity.data);
       if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
     } catch (err) {
-      if (statusOf(err) !== 404) throw err;
+      if (storageStatus(err) !== 404) throw err;
     }
   });
   return rows;
@@ -402,11 +402,11 @@ async function submitBatch(table: TableClient, batch: TransactionAction[]): Prom
   } catch (err) {
     // A delete of a row that is already gone fails the whole transaction; replay it one by one,
     // treating "already gone" as done (the change is being applied a second time).
-    if (statusOf(err) !== 404) throw err;
+    if (storageStatus(err) !== 404) throw err;
     await forEachLimited(batch, PARALLEL_WRITES, async (action) => {
       if (action[0] === 'delete') {
         await table.deleteEntity(action[1].partitionKey, action[1].rowKey).catch((e: unknown) => {
-          if (statusOf(e) !== 404) throw e;
+          if (storageStatus(e) !== 404) throw e;
         });
       } else if (action[0] === 'upsert') {
         await table.upsertEntity(action[1], 'Replace');
@@ -424,10 +424,6 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
     }
   });
   await Promise.all(workers);
-}
-
-function statusOf(err: unknown): number | undefined {
-  return isRecord(err) && typeof err.statusCode === 'number' ? err.statusCode : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 
 import { isRecord } from './http';
-import { tableClient } from './storage';
+import { storageStatus, tableClient } from './storage';
 
 /**
  * The Graph pipeline's own state, one table row each, every update guarded by the row's ETag:
@@ -47,7 +47,7 @@ async function readRow(rowKey: string): Promise<Row<Record<string, unknown>>> {
     const parsed = JSON.parse(entity.json) as unknown;
     return { value: isRecord(parsed) ? parsed : {}, etag: entity.etag };
   } catch (err) {
-    if (isRecord(err) && err.statusCode === 404) return { value: {} };
+    if (storageStatus(err) === 404) return { value: {} };
     throw err;
   }
 }
@@ -61,7 +61,8 @@ async function writeRow(rowKey: string, value: object, etag: string | undefined)
     else await table.updateEntity(entity, 'Replace', { etag });
     return true;
   } catch (err) {
-    if (isRecord(err) && (err.statusCode === 409 || err.statusCode === 412)) return false;
+    const status = storageStatus(err);
+    if (status === 409 || status === 412) return false;
     throw err;
   }
 }

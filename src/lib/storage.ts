@@ -4,6 +4,7 @@ import type { TokenCredential } from '@azure/identity' with { 'resolution-mode':
 import type { QueueClient } from '@azure/storage-queue' with { 'resolution-mode': 'import' };
 
 import { NotConfiguredError } from './errors';
+import { isRecord } from './http';
 
 /**
  * The app's own storage clients, built the way the Functions host reads `AzureWebJobsStorage`: a
@@ -109,6 +110,11 @@ export function tableClient(name: string): Promise<TableClient> {
   client.catch(() => tables.delete(name));
   tables.set(name, client);
   return client;
+}
+
+/** The HTTP status of a failed storage call (the SDKs' RestError.statusCode), when it has one. */
+export function storageStatus(err: unknown): number | undefined {
+  return isRecord(err) && typeof err.statusCode === 'number' ? err.statusCode : undefined;
 }
 
 /**
