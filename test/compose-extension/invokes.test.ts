@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { upsertUsers } from '../../src/lib/directory';
 import { insertExpense } from '../../src/lib/expenses';
 import { useAzurite } from '../support/azurite';
+import { withEnv } from '../support/functions';
 import { post, send } from './requests';
 import {
   type Account,
@@ -230,6 +231,21 @@ describe('messaging extension invokes', () => {
       assert.equal(answer.status, 401);
       assert.deepEqual(titles(await send(stand, queryActivity('searchPeople', [{ name: 'query', value: 'ad' }]))).length, 3);
       assert.equal(SERVICE_URL.endsWith('/'), true);
+    });
+
+    test('a validly signed body over 1 MiB gets 413 and is not acted on', async () => {
+      const activity = invokeActivity('composeExtension/setting', { state: JSON.stringify({ department: 'Sales' }) });
+      const answer = await send(stand, { ...activity, padding: 'x'.repeat(1024 * 1024) });
+      assert.equal(answer.status, 413);
+      assert.equal(titles(await send(stand, queryActivity('searchPeople', [{ name: 'query', value: 'ad' }]))).length, 3);
+    });
+
+    test('without BOT_APP_ID the endpoint answers 503 and names the setting in one log line', async () => {
+      const activity = queryActivity('searchPeople', [{ name: 'query', value: 'ad' }]);
+      const token = await botToken(stand, { serviceurl: SERVICE_URL });
+      const answer = await withEnv({ BOT_APP_ID: undefined }, () => post(activity, `Bearer ${token}`));
+      assert.equal(answer.status, 503);
+      assert.equal(answer.logs.filter((line) => /feature\.notConfigured.*BOT_APP_ID/.test(line)).length, 1);
     });
   });
 });
