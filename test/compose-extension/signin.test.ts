@@ -9,7 +9,7 @@ import { signinStart } from '../../src/functions/signinStart';
 import { featureConfig } from '../../src/lib/config';
 import { redeemSigninCode, setSigninNetworkForTests, signinTicket } from '../../src/lib/signin';
 import { useAzurite } from '../support/azurite';
-import { httpRequest, testContext } from '../support/functions';
+import { httpRequest, testContext, withEnv } from '../support/functions';
 import { type LoopbackServer, type RecordedRequest, startLoopbackServer } from '../support/loopback';
 import { send } from './requests';
 import {
@@ -255,6 +255,18 @@ describe('messaging extension sign-in', () => {
       assert.equal(start.status, 401, bad);
       assert.equal(dataAttribute(start.html, 'next'), undefined);
     }
+  });
+
+  test('without SIGNIN_CLIENT_SECRET the pop-up pages and a query that needs a sign-in answer 503', async () => {
+    const ticket = signinTicket(featureConfig('signin'), { teamsUserId: LARRY.id });
+    await withEnv({ SIGNIN_CLIENT_SECRET: undefined }, async () => {
+      const start = await page(signinStart, 'signin/start', { ticket });
+      assert.equal(start.status, 503);
+      assert.equal(dataAttribute(start.html, 'next'), undefined);
+      assert.equal((await page(signinCallback, 'signin/callback', { code: 'c', state: randomBytes(32).toString('base64url') })).status, 503);
+      const stranger: Account = { id: '29:frank', aadObjectId: '77777777-7777-7777-7777-777777777777' };
+      assert.equal((await send(stand, queryActivity('searchPeople', [{ name: 'query', value: 'ada' }], {}, stranger))).status, 503);
+    });
   });
 
   test('the pop-up pages load only TeamsJS (pinned by SRI) and their own nonce-bearing script', async () => {
