@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { isMailAddress } from './config';
 import { AppError, BadRequestError, ensureError, UnavailableError } from './errors';
 import { isRecord } from './http';
-import { tableClient } from './storage';
+import { storageStatus, tableClient } from './storage';
 
 /**
  * The expense store in Table storage. Each expense is one row (partition = its id), so a decision is an
@@ -130,18 +130,13 @@ interface IndexEntity {
   expenseId: string;
 }
 
-function statusCode(err: unknown): number | undefined {
-  const code = (err as { statusCode?: unknown }).statusCode;
-  return typeof code === 'number' ? code : undefined;
-}
-
 /** Storage failures become 503 so that callers (and Microsoft) retry; everything else passes through. */
 async function storage<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof AppError) throw err;
-    const code = statusCode(err);
+    const code = storageStatus(err);
     if (code === undefined || code >= 500) {
       throw new UnavailableError(`expense store ${operation} failed: ${ensureError(err).message}`, { cause: err });
     }
@@ -173,7 +168,7 @@ async function readEntity(table: TableClient, id: string): Promise<TableEntityRe
   try {
     return await table.getEntity<ExpenseEntity>(id, EXPENSE_ROW);
   } catch (err) {
-    if (statusCode(err) === 404) return undefined;
+    if (storageStatus(err) === 404) return undefined;
     throw err;
   }
 }
@@ -236,7 +231,7 @@ export function insertExpense(input: NewExpense, now: Date = new Date()): Promis
       await table.createEntity(entity);
       result = { expense: toExpense(entity as TableEntityResult<ExpenseEntity>), created: true };
     } catch (err) {
-      if (statusCode(err) !== 409) throw err;
+      if (storageStatus(err) !== 409) throw err;
       const stored = await readEntity(table, input.id);
       if (!stored) throw err;
       result = { expense: toExpense(stored), created: false };
@@ -281,7 +276,7 @@ export function decideExpense(
       await table.updateEntity(change, 'Merge', { etag: current.etag });
     } catch (err) {
       // 412: another decision landed between our read and our write; it stands.
-      if (statusCode(err) !== 412) throw err;
+      if (storageStatus(err) !== 412) throw err;
       const winner = await readEntity(table, id);
       if (!winner) return { outcome: 'notFound' };
       return { outcome: 'alreadyDecided', expense: toExpense(winner) };
