@@ -290,9 +290,7 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
     const legacyAudience = r.optional('ACTIONABLE_MESSAGE_LEGACY_AUDIENCE', asString);
     const sender = r.optional('ACTIONABLE_MESSAGE_SENDER', mail);
     // A legacy token proves its origin only through `sender`, so legacy mode needs the sender.
-    if (legacyAudience !== undefined && sender === undefined && !r.problems.includes('ACTIONABLE_MESSAGE_SENDER')) {
-      r.problems.push('ACTIONABLE_MESSAGE_SENDER');
-    }
+    if (legacyAudience !== undefined && sender === undefined) r.problems.push('ACTIONABLE_MESSAGE_SENDER');
     const domains = r.optional('ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS', (raw) => {
       const list = parseList(raw).map((d) => d.toLowerCase().replace(/^@/, ''));
       return list.length > 0 ? list : undefined;
