@@ -107,6 +107,19 @@ describe('messaging extension invokes', () => {
       assert.deepEqual(titles(await send(stand, queryActivity('searchExpenses', [{ name: 'query', value: 'taxi' }]))), []);
     });
 
+    test('searchExpenses pages by queryOptions.skip and count, with and without a text filter', async () => {
+      for (const parameters of [[{ name: 'initialRun', value: 'true' }], [{ name: 'query', value: 'larry' }]]) {
+        const page = (skip: number, count: number): Record<string, unknown> =>
+          queryActivity('searchExpenses', parameters, { queryOptions: { skip, count } });
+        const first = titles(await send(stand, page(0, 1)));
+        const second = titles(await send(stand, page(1, 1)));
+        assert.equal(first.length, 1, parameters[0]?.name);
+        assert.equal(second.length, 1, parameters[0]?.name);
+        assert.deepEqual(new Set([...first, ...second]), new Set(['Train to Lyon', 'Team lunch']), parameters[0]?.name);
+        assert.deepEqual(titles(await send(stand, page(2, 1))), [], parameters[0]?.name);
+      }
+    });
+
     test('searchExpenses for someone who is not in the directory answers a message', async () => {
       const stranger: Account = { id: '29:stranger', aadObjectId: '00000000-0000-0000-0000-000000000001' };
       const result = extension(await send(stand, queryActivity('searchExpenses', [], {}, stranger)));
