@@ -190,6 +190,15 @@ describe('Graph webhook endpoints', () => {
     assert.ok(logs.some((l) => /graph\.notifications\.enqueueFailed/.test(l.message)));
   });
 
+  test('a body over 1 MiB gets 413 on both routes and enqueues nothing', async () => {
+    const body = JSON.stringify({ value: [notification(userId(1), { padding: 'x'.repeat(1024 * 1024) })] });
+    for (const handler of [graphWebhook, graphLifecycle]) {
+      const { result, messages } = await withQueue(() => post(body, handler));
+      assert.equal(result.response.status, 413, handler.name);
+      assert.deepEqual(messages, [], handler.name);
+    }
+  });
+
   test('without GRAPH_CLIENT_STATE the endpoints answer 503 and name the setting', async () => {
     const { response, logs } = await withEnv({ GRAPH_CLIENT_STATE: undefined }, () => post(JSON.stringify({ value: [] })));
     assert.equal(response.status, 503);
