@@ -2,7 +2,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 
 import { isRecord } from './http';
 import { USER_SELECT } from './directory';
-import { graphFailure, isRetryable, RetryBudget, type RetryPolicy, withoutSdkRetry, DEFAULT_RETRY_POLICY } from './graph-retry';
+import { graphFailure, isRetryable, parseRetryAfter, RetryBudget, type RetryPolicy, withoutSdkRetry, DEFAULT_RETRY_POLICY } from './graph-retry';
 
 /**
  * Bulk fetch of users by id with only `User.Read.All`: one JSON `$batch` carries up to 20 requests, each
@@ -80,7 +80,7 @@ export async function fetchUsersByIds(
           retry.push(part);
           lastError = new BatchPartError(status);
           const headers = isRecord(response) && isRecord(response.headers) ? response.headers : {};
-          waitMs = maxOf(waitMs, graphFailure({ statusCode: status, headers: new Headers(stringHeaders(headers)) }).retryAfterMs);
+          waitMs = maxOf(waitMs, parseRetryAfter(new Headers(stringHeaders(headers)).get('Retry-After')));
         } else {
           throw new BatchPartError(status);
         }
