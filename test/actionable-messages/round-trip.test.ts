@@ -263,6 +263,14 @@ describe('createExpense: repeated ids, validation and Graph failures', () => {
     for (const id of ['V1', 'V2', 'V3', 'V4', 'V5', 'V6', 'V7', 'V8']) assert.equal((await read(id)).status, 404);
   });
 
+  test('a body over 1 MiB is a 413 that stores and mails nothing', async () => {
+    const before = standIns.mails.length;
+    const response = await create({ ...expense, id: 'BIG-1', description: 'Big', padding: 'x'.repeat(1024 * 1024) });
+    assert.equal(response.status, 413);
+    assert.equal(standIns.mails.length, before);
+    assert.equal((await read('BIG-1')).status, 404);
+  });
+
   test('a currency with three decimals and a lower-case code are accepted', async () => {
     const response = await create({ ...expense, id: 'EXP-KWD', amount: 12.345, currency: 'kwd' });
     assert.equal(response.status, 201);
