@@ -65,16 +65,14 @@ export async function ensureSubscription(
     (s) => sameUrl(s.notificationUrl, config.notificationUrl) && s.resource.toLowerCase() === config.resource.toLowerCase(),
   );
   const wanted = changeTypeSet(config.changeTypes.join(','));
-  const matching = ours
-    .filter(
-      (s) =>
-        sameUrl(s.lifecycleNotificationUrl, config.lifecycleNotificationUrl) &&
-        changeTypeSet(s.changeType) === wanted &&
-        s.id === stored.subscriptionId &&
-        stored.clientStateFingerprint === fingerprint,
-    )
-    .sort((a, b) => Date.parse(b.expirationDateTime) - Date.parse(a.expirationDateTime));
-  const keep = matching[0];
+  // Only the subscription this app made (its id is stored) can be kept: Graph never shows its clientState.
+  const keep = ours.find(
+    (s) =>
+      s.id === stored.subscriptionId &&
+      stored.clientStateFingerprint === fingerprint &&
+      sameUrl(s.lifecycleNotificationUrl, config.lifecycleNotificationUrl) &&
+      changeTypeSet(s.changeType) === wanted,
+  );
   let deleted = 0;
   for (const extra of ours.filter((s) => s !== keep)) {
     await deleteSubscription(client, extra.id);
