@@ -42,7 +42,8 @@ async function listSubscriptions(client: Client, baseUrl: string): Promise<Graph
   while (next) {
     const url: string = next;
     const page = await callGraph(client, 'get', graphLinkPath(url, baseUrl));
-    if (!isRecord(page)) break;
+    // A broken page must not read as "no subscription": that would create a duplicate.
+    if (!isRecord(page)) throw new Error('Graph answered a subscriptions page that is not an object');
     for (const item of Array.isArray(page.value) ? page.value : []) {
       if (isRecord(item) && typeof item.id === 'string') all.push(item as unknown as GraphSubscription);
     }

@@ -24,9 +24,9 @@ function storageTarget(env: NodeJS.ProcessEnv = process.env): StorageTarget {
   if (connectionString) return { kind: 'connectionString', connectionString };
   const account = env[`${CONNECTION}__accountName`]?.trim();
   const queueServiceUri =
-    env[`${CONNECTION}__queueServiceUri`]?.trim() ?? (account ? `https://${account}.queue.core.windows.net` : undefined);
+    env[`${CONNECTION}__queueServiceUri`]?.trim() || (account ? `https://${account}.queue.core.windows.net` : undefined);
   const tableServiceUri =
-    env[`${CONNECTION}__tableServiceUri`]?.trim() ?? (account ? `https://${account}.table.core.windows.net` : undefined);
+    env[`${CONNECTION}__tableServiceUri`]?.trim() || (account ? `https://${account}.table.core.windows.net` : undefined);
   if (!queueServiceUri || !tableServiceUri) {
     throw new NotConfiguredError('storage', [CONNECTION, `${CONNECTION}__accountName`]);
   }
