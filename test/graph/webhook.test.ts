@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 
 import { graphLifecycle } from '../../src/functions/graphLifecycle';
 import { graphWebhook } from '../../src/functions/graphWebhook';
@@ -104,6 +105,25 @@ describe('Graph webhook endpoints', () => {
     const text = result.logs.map((l) => l.message).join('\n');
     assert.match(text, /graph\.notifications\.clientStateMismatch.*"rejected":4/);
     assert.ok(!text.includes(wrong) && !text.includes(CLIENT_STATE) && !text.includes(CLIENT_STATE.slice(0, -1)));
+  });
+
+  test('each clientState is compared with crypto.timingSafeEqual over fixed-length digests', async () => {
+    const spy = mock.method(crypto, 'timingSafeEqual');
+    try {
+      const body = JSON.stringify({
+        value: [notification(userId(1)), notification(userId(2), { clientState: 'a-much-longer-wrong-client-state' })],
+      });
+      const { result } = await withQueue(() => post(body));
+      assert.equal(result.response.status, 202);
+      // Right and wrong (and of another length) alike: every value goes through the constant-time compare.
+      assert.ok(spy.mock.callCount() >= 2);
+      for (const call of spy.mock.calls) {
+        const [a, b] = call.arguments as [Buffer, Buffer];
+        assert.equal(a.length, b.length);
+      }
+    } finally {
+      spy.mock.restore();
+    }
   });
 
   test('a POST with only bad clientStates still answers 202 and enqueues nothing', async () => {
