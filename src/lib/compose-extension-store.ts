@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { BadRequestError, ensureError, UnavailableError } from './errors';
 import { isRecord } from './http';
-import { tableClient } from './storage';
+import { storageStatus, tableClient } from './storage';
 
 /**
  * Per-user state of the messaging extension in Table storage: the user's search settings and their
@@ -14,11 +14,6 @@ const COMPOSE_EXTENSION_TABLE = 'composeextension';
 
 export function userKey(teamsUserId: string): string {
   return createHash('sha256').update(teamsUserId, 'utf8').digest('hex');
-}
-
-export function statusOf(err: unknown): number | undefined {
-  const status = (err as { statusCode?: unknown }).statusCode;
-  return typeof status === 'number' ? status : undefined;
 }
 
 /** Runs a storage operation; infrastructure failures become 503 so that Teams shows a retryable error. */
@@ -72,7 +67,7 @@ export function getUserSettings(teamsUserId: string): Promise<UserSettings> {
       const row = await table.getEntity<{ department?: string }>('settings', userKey(teamsUserId));
       return row.department ? { department: row.department } : {};
     } catch (err) {
-      if (statusOf(err) === 404) return {};
+      if (storageStatus(err) === 404) return {};
       throw err;
     }
   });

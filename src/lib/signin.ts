@@ -2,9 +2,10 @@ import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from '
 
 import type { ConfidentialClientApplication, INetworkModule } from '@azure/msal-node';
 
-import { composeExtensionTable, statusOf, storage, userKey } from './compose-extension-store';
+import { composeExtensionTable, storage, userKey } from './compose-extension-store';
 import type { SigninConfig } from './config';
 import { ensureError, ForbiddenError, UnauthenticatedError, UpstreamError } from './errors';
+import { storageStatus } from './storage';
 
 /**
  * Sign-in for the messaging extension (COMPOSE_EXTENSION_SIGNIN=entra), Teams' "custom OAuth with a
@@ -156,13 +157,13 @@ async function takeState(state: string): Promise<StateRow | undefined> {
     try {
       row = await table.getEntity<StateRow>('signinstate', state);
     } catch (err) {
-      if (statusOf(err) === 404) return undefined;
+      if (storageStatus(err) === 404) return undefined;
       throw err;
     }
     try {
       await table.deleteEntity('signinstate', state, { etag: row.etag });
     } catch (err) {
-      if (statusOf(err) === 404 || statusOf(err) === 412) return undefined;
+      if (storageStatus(err) === 404 || storageStatus(err) === 412) return undefined;
       throw err;
     }
     return row;
@@ -219,7 +220,7 @@ export function isSignedIn(teamsUserId: string): Promise<boolean> {
       await table.getEntity('signedin', userKey(teamsUserId));
       return true;
     } catch (err) {
-      if (statusOf(err) === 404) return false;
+      if (storageStatus(err) === 404) return false;
       throw err;
     }
   });
@@ -237,7 +238,7 @@ export function redeemSigninCode(teamsUserId: string, state: string, now: Date =
     try {
       row = await table.getEntity<{ codeHash: string; expiresAt: number }>('signincode', key);
     } catch (err) {
-      if (statusOf(err) === 404) return false;
+      if (storageStatus(err) === 404) return false;
       throw err;
     }
     const given = Buffer.from(sha256(state));
@@ -246,7 +247,7 @@ export function redeemSigninCode(teamsUserId: string, state: string, now: Date =
     try {
       await table.deleteEntity('signincode', key, { etag: row.etag });
     } catch (err) {
-      if (statusOf(err) === 404 || statusOf(err) === 412) return false;
+      if (storageStatus(err) === 404 || storageStatus(err) === 412) return false;
       throw err;
     }
     await table.upsertEntity({ partitionKey: 'signedin', rowKey: key, signedInAt: now.toISOString() }, 'Replace');
