@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { verifyBotRequest } from '../../src/lib/bot-auth';
 import { featureConfig } from '../../src/lib/config';
 import { UnauthenticatedError } from '../../src/lib/errors';
+import { setEnv } from '../support/env';
 import { withEnv } from '../support/functions';
 import type { SigningKey } from '../support/openid-server';
 import { post } from './requests';
@@ -30,23 +31,17 @@ let stand: BotStandIn;
 let rs384: SigningKey;
 let rs512: SigningKey;
 let skypeOnly: SigningKey;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: () => void;
 
 before(async () => {
   stand = await startBotStandIn();
   rs384 = await stand.server.addKey({ endorsements: ['msteams'], alg: 'RS384' });
   rs512 = await stand.server.addKey({ endorsements: ['msteams'], alg: 'RS512' });
   skypeOnly = await stand.server.addKey({ endorsements: ['skype', 'webchat'] });
-  for (const [key, value] of Object.entries(stand.env)) {
-    saved[key] = process.env[key];
-    process.env[key] = value;
-  }
+  restoreEnv = setEnv(stand.env);
 });
 after(async () => {
-  for (const [key, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  restoreEnv();
   await stand.server.close();
 });
 

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { upsertUsers } from '../../src/lib/directory';
 import { insertExpense } from '../../src/lib/expenses';
 import { useAzurite } from '../support/azurite';
+import { setEnv } from '../support/env';
 import { withEnv } from '../support/functions';
 import { post, send } from './requests';
 import {
@@ -27,7 +28,7 @@ import {
 
 useAzurite();
 let stand: BotStandIn;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: () => void;
 
 const user = (id: string, displayName: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   id,
@@ -41,10 +42,7 @@ const user = (id: string, displayName: string, extra: Record<string, unknown> = 
 describe('messaging extension invokes', () => {
   before(async () => {
     stand = await startBotStandIn();
-    for (const [key, value] of Object.entries(stand.env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
+    restoreEnv = setEnv(stand.env);
     await upsertUsers([
       user('a1', 'Ada Lovelace', { mail: 'ada@contoso.com', department: 'Finance', jobTitle: 'Analyst' }),
       user('a2', 'Adam Smith', { mail: 'adam@contoso.com', department: 'Sales' }),
@@ -57,10 +55,7 @@ describe('messaging extension invokes', () => {
     await insertExpense({ id: 'exp-3', submitter: 'adam@contoso.com', approver: 'ada@contoso.com', amount: 9, currency: 'USD', description: 'Taxi' });
   });
   after(async () => {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
+    restoreEnv();
     await stand.server.close();
   });
 

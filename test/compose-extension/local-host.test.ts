@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 
 import type { LocalHost } from '../../tools/local-host/host';
 import { useAzurite } from '../support/azurite';
+import { setEnv } from '../support/env';
 import { appModules, startTestHost } from '../support/local-host';
 import { type BotStandIn, botToken, invokeActivity, PUBLIC_BASE_URL, startBotStandIn } from './support';
 
@@ -17,14 +18,11 @@ useAzurite();
 describe('messaging extension through the local host', () => {
   let stand: BotStandIn;
   let host: LocalHost;
-  const saved: Record<string, string | undefined> = {};
+  let restoreEnv: () => void;
 
   before(async () => {
     stand = await startBotStandIn();
-    for (const [key, value] of Object.entries(stand.env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
+    restoreEnv = setEnv(stand.env);
     ({ host } = await startTestHost(
       'compose-extension',
       appModules('composeExtension', 'settingsPage', 'signinStart', 'signinCallback'),
@@ -33,10 +31,7 @@ describe('messaging extension through the local host', () => {
   after(async () => {
     await host.stop();
     await stand.server.close();
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
+    restoreEnv();
   });
 
   test('a signed invoke is answered; the same body with a token for another serviceUrl gets 401', async () => {

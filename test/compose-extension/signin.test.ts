@@ -9,6 +9,7 @@ import { signinStart } from '../../src/functions/signinStart';
 import { featureConfig } from '../../src/lib/config';
 import { redeemSigninCode, setSigninNetworkForTests, signinTicket } from '../../src/lib/signin';
 import { useAzurite } from '../support/azurite';
+import { setEnv } from '../support/env';
 import { httpRequest, testContext, withEnv } from '../support/functions';
 import { type LoopbackServer, type RecordedRequest, startLoopbackServer } from '../support/loopback';
 import { send } from './requests';
@@ -35,7 +36,7 @@ const SIGNIN_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
 const AUTHORITY = 'https://login.test';
 let stand: BotStandIn;
 let entra: LoopbackServer;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: () => void;
 /** What the stand-in's token endpoint redeems: authorization code → the PKCE challenge and the user. */
 const issuedCodes = new Map<string, { challenge: string; oid: string }>();
 const tokenRequests: RecordedRequest[] = [];
@@ -165,18 +166,12 @@ describe('messaging extension sign-in', () => {
       SIGNIN_CLIENT_SECRET: 'shh',
       SIGNIN_TENANT_ID: SIGNIN_TENANT,
     };
-    for (const [key, value] of Object.entries(env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
+    restoreEnv = setEnv(env);
     setSigninNetworkForTests(network);
   });
   after(async () => {
     setSigninNetworkForTests(undefined);
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
+    restoreEnv();
     await Promise.all([stand.server.close(), entra.close()]);
   });
 

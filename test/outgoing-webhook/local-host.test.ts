@@ -4,6 +4,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import type { LocalHost } from '../../tools/local-host/host';
+import { setEnv } from '../support/env';
 import { appModules, startTestHost } from '../support/local-host';
 import { CONTOSO_TOKEN, hmacHeader, type ReplyBody, SECRETS_SETTING, teamsMessage } from './support';
 
@@ -12,18 +13,16 @@ import { CONTOSO_TOKEN, hmacHeader, type ReplyBody, SECRETS_SETTING, teamsMessag
  * streaming mode: the app's setup and this one function file, loaded the way the worker loads `main`.
  */
 let host: LocalHost;
-let saved: string | undefined;
+let restoreEnv: () => void;
 
 before(async () => {
-  saved = process.env.OUTGOING_WEBHOOK_SECRETS;
-  process.env.OUTGOING_WEBHOOK_SECRETS = SECRETS_SETTING;
+  restoreEnv = setEnv({ OUTGOING_WEBHOOK_SECRETS: SECRETS_SETTING });
   ({ host } = await startTestHost('outgoing-webhook', appModules('outgoingWebhook')));
 });
 
 after(async () => {
   await host.stop();
-  if (saved === undefined) delete process.env.OUTGOING_WEBHOOK_SECRETS;
-  else process.env.OUTGOING_WEBHOOK_SECRETS = saved;
+  restoreEnv();
 });
 
 /** POSTs `chunks` as separate writes of a chunked request, as a streaming sender would. */

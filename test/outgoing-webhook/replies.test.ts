@@ -5,6 +5,7 @@ import { outgoingWebhook } from '../../src/functions/outgoingWebhook';
 import { removeUsers, upsertUsers } from '../../src/lib/directory';
 import { insertExpense, decideExpense } from '../../src/lib/expenses';
 import { useAzurite } from '../support/azurite';
+import { setEnv } from '../support/env';
 import { testContext } from '../support/functions';
 import { assertWebhookCard, cardText, openUrls } from './card-checks';
 import { type ReplyBody, SECRETS_SETTING, teamsMessage, webhookRequest } from './support';
@@ -15,14 +16,12 @@ import { type ReplyBody, SECRETS_SETTING, teamsMessage, webhookRequest } from '.
  */
 useAzurite();
 
-let saved: string | undefined;
+let restoreEnv: () => void;
 before(() => {
-  saved = process.env.OUTGOING_WEBHOOK_SECRETS;
-  process.env.OUTGOING_WEBHOOK_SECRETS = SECRETS_SETTING;
+  restoreEnv = setEnv({ OUTGOING_WEBHOOK_SECRETS: SECRETS_SETTING });
 });
 after(() => {
-  if (saved === undefined) delete process.env.OUTGOING_WEBHOOK_SECRETS;
-  else process.env.OUTGOING_WEBHOOK_SECRETS = saved;
+  restoreEnv();
 });
 
 async function ask(text: string): Promise<{ reply: ReplyBody; logs: string[] }> {

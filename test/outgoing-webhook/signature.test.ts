@@ -4,6 +4,7 @@ import { after, before, describe, mock, test } from 'node:test';
 
 import { outgoingWebhook } from '../../src/functions/outgoingWebhook';
 import { digestsEqual } from '../../src/lib/outgoing-webhook-auth';
+import { setEnv } from '../support/env';
 import { testContext, withEnv } from '../support/functions';
 import {
   CONTOSO_TOKEN,
@@ -21,14 +22,12 @@ import {
  * built from exact bytes, answered by the registered handler; `help` needs no storage.
  */
 
-let saved: string | undefined;
+let restoreEnv: () => void;
 before(() => {
-  saved = process.env.OUTGOING_WEBHOOK_SECRETS;
-  process.env.OUTGOING_WEBHOOK_SECRETS = SECRETS_SETTING;
+  restoreEnv = setEnv({ OUTGOING_WEBHOOK_SECRETS: SECRETS_SETTING });
 });
 after(() => {
-  if (saved === undefined) delete process.env.OUTGOING_WEBHOOK_SECRETS;
-  else process.env.OUTGOING_WEBHOOK_SECRETS = saved;
+  restoreEnv();
 });
 
 const HELP = teamsMessage('<at>Expenses</at> help');

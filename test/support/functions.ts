@@ -1,5 +1,7 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 
+import { setEnv } from './env';
+
 export interface LogLine {
   level: string;
   message: string;
@@ -45,18 +47,10 @@ export function httpRequest(init: RequestInit): HttpRequest {
 
 /** Runs `fn` with the given environment variables set (undefined removes one), then restores them. */
 export async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T> | T): Promise<T> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(vars)) {
-    saved[key] = process.env[key];
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  const restore = setEnv(vars);
   try {
     return await fn();
   } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
+    restore();
   }
 }
