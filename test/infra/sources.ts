@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 
 /** Readers of the repository's own files (Bicep, README, contract, sources) for the infra tests. */
@@ -71,10 +71,4 @@ export function settingsTable(markdown: string, heading: string): string[] {
     for (const m of firstCell.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)) names.add(m[1] as string);
   }
   return [...names].sort();
-}
-
-/** CONTRACT.md as CI sees it: shared/ is cloned beside the repository. */
-export function contract(): string | undefined {
-  const path = resolve(repoRoot, '..', 'shared', 'CONTRACT.md');
-  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
 }
