@@ -25,7 +25,7 @@ export interface ActionableMessageOptions {
 /**
  * Outlook's Action.Http click on the approval card. Order matters: the bearer token first (401), so an
  * unauthenticated caller learns nothing about bodies or expenses; then the body (400), the app's action
- * token (403), the expense (404), the performer (403), and the one decision. Every answer carries
+ * token and the approver (403), the expense (404), and the one decision. Every answer carries
  * CARD-ACTION-STATUS; a success also refreshes the card in place (CARD-UPDATE-IN-BODY).
  */
 export async function actionableMessage(
@@ -38,7 +38,7 @@ export async function actionableMessage(
     const now = options.now?.();
     const caller = await verifyActionableMessageCaller(request.headers, config, now ? { now } : {});
     const action = parseCardAction(parseJsonBytes(await readBody(request)));
-    const result = await applyCardAction(config, caller.performer, action, now ?? new Date());
+    const result = await applyCardAction(config, caller, action, now ?? new Date());
     logEvent(context, 'info', result.outcome === 'decided' ? 'expense.decided' : 'expense.alreadyDecided', {
       expenseId: result.expense.id,
       status: result.expense.status,

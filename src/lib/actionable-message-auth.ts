@@ -21,6 +21,8 @@ const CLOCK_TOLERANCE_SEC = 300;
 export interface ActionPerformer {
   /** Who clicked: `upn` ?? `preferred_username` ?? `email` (Entra), `sub` (legacy). */
   performer: string;
+  /** The clicker's Entra object id (`oid`); legacy tokens carry none. */
+  objectId?: string;
   tokenType: 'entra' | 'legacy';
 }
 
@@ -74,7 +76,8 @@ async function verifyEntra(token: string, config: ActionableMessagesConfig, now:
   }
   const performer = claimText(payload, 'upn') ?? claimText(payload, 'preferred_username') ?? claimText(payload, 'email');
   if (!performer) throw new UnauthenticatedError('no_performer');
-  return { performer, tokenType: 'entra' };
+  const objectId = claimText(payload, 'oid');
+  return { performer, tokenType: 'entra', ...(objectId && isGuid(objectId) ? { objectId: objectId.toLowerCase() } : {}) };
 }
 
 /**

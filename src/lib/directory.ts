@@ -1,4 +1,5 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables' with { 'resolution-mode': 'import' };
+import { createHash } from 'node:crypto';
 
 import { isRecord } from './http';
 import { storageStatus, tableClient } from './storage';
@@ -14,7 +15,11 @@ import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './t
  *   distinct searchable word of an enabled user, carrying the user and all its words, so a prefix range
  *   query answers a search without any per-user read (and rows of one word come in display-name order);
  * - `recent-<inverted second>-<first character of the id>` partitions, RowKey = `<inverted ms> <id>`:
- *   enabled users, newest change first across partitions.
+ *   enabled users, newest change first across partitions;
+ * - `addr-<first two hex digits>` partitions, RowKey = `<SHA-256 hex of the lower-cased address> <id>`:
+ *   one row per distinct `mail` and `userPrincipalName` of every user, enabled or not, so an address
+ *   (an expense's approver) resolves to the user's object id in one read. Hashing keeps characters a
+ *   RowKey may not hold (`#` in a guest's `#EXT#` UPN) out of the key.
  *
  * Partitions stay small on purpose: Table storage serves about 2,000 entities a second per partition, so
  * one partition per common word (or one for all users) would throttle a full sync of a large tenant. For
@@ -69,6 +74,7 @@ const SEARCHABLE = ['displayName', 'givenName', 'surname', 'mail', 'userPrincipa
 const USER_PREFIX = 'user-';
 const WORD_PREFIX = 'w-';
 const RECENT_PREFIX = 'recent-';
+const ADDRESS_PREFIX = 'addr-';
 /** Letters of a word that pick its partition. */
 const WORD_PARTITION_LETTERS = 3;
 const TRANSACTION_LIMIT = 100;
@@ -98,6 +104,21 @@ export async function getDirectoryUser(id: string): Promise<DirectoryUser | unde
     if (storageStatus(err) === 404) return undefined;
     throw err;
   }
+}
+
+/**
+ * Object ids of the users whose `mail` or `userPrincipalName` is `address` (ignoring case), disabled users
+ * included: usually one, none for an address the tenant does not know.
+ */
+export async function userIdsByAddress(address: string): Promise<string[]> {
+  const { partitionKey, hash } = addressKey(address);
+  const table = await directoryTable();
+  const ids: string[] = [];
+  const rows = table.listEntities<{ i: string }>({
+    queryOptions: { filter: `PartitionKey eq '${partitionKey}' and RowKey ge '${hash} ' and RowKey lt '${hash}!'`, select: ['i'] },
+  });
+  for await (const row of rows) if (typeof row.i === 'string') ids.push(row.i);
+  return ids;
 }
 
 export async function isDirectoryEmpty(): Promise<boolean> {
@@ -335,8 +356,20 @@ function userWords(user: DirectoryUser): string[] {
 const MAX_TIME = 9_999_999_999_999;
 const MAX_SECONDS = 9_999_999_999;
 
+function addressKey(address: string): { partitionKey: string; hash: string } {
+  const hash = createHash('sha256').update(address.trim().toLowerCase(), 'utf8').digest('hex');
+  return { partitionKey: `${ADDRESS_PREFIX}${hash.slice(0, 2)}`, hash };
+}
+
+function addressRows(user: DirectoryUser): { partitionKey: string; rowKey: string; i: string }[] {
+  const keys = [user.mail, user.userPrincipalName].filter((a): a is string => !!a).map(addressKey);
+  const distinct = new Map(keys.map((key) => [key.hash, key]));
+  return [...distinct.values()].map(({ partitionKey, hash }) => ({ partitionKey, rowKey: `${hash} ${user.id}`, i: user.id }));
+}
+
 function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: string; [key: string]: unknown }[] {
-  if (!user.accountEnabled) return [];
+  const addresses = addressRows(user);
+  if (!user.accountEnabled) return addresses;
   const data = JSON.stringify(user);
   const words = userWords(user);
   const sortName = searchWords(user.displayName).join(' ').slice(0, 100);
@@ -354,7 +387,7 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   const invertedSecond = String(MAX_SECONDS - Math.floor(changedAt / 1000)).padStart(10, '0');
   // Users changed in the same second (a full sync) spread over a few partitions, still newest first.
   const bucket = user.id.charAt(0).toLowerCase();
-  return [...rows, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
+  return [...rows, ...addresses, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
 }
 
 function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {

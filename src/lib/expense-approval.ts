@@ -2,9 +2,12 @@ import { issueActionToken, verifyActionToken } from './action-token';
 import type { ActionableMessagesConfig, ExpensesConfig } from './config';
 import { ensureError, ForbiddenError, NotFoundError, UpstreamError, BadRequestError } from './errors';
 import { approvalMailHtml, expenseApprovalCard, formatAmount, refreshedApprovalCard, type AdaptiveCard } from './expense-cards';
+import type { ActionPerformer } from './actionable-message-auth';
+import { getDirectoryUser, userIdsByAddress } from './directory';
 import { type Decision, decideExpense, type Expense, isExpenseId } from './expenses';
 import { graphClient } from './graph';
 import { isRecord } from './http';
+import { withStorage } from './storage';
 
 /**
  * The approval round trip: the mail that carries the actionable card to the approver, and what a click
@@ -78,26 +81,49 @@ export interface CardActionResult {
 const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
 /**
+ * The approver address this click's action token was issued for, when the verified caller is that
+ * approver; otherwise 403, before the expense is read, so a caller learns nothing about ids that are not
+ * theirs. An approver is named by address, which may be their `mail` or their `userPrincipalName` (the
+ * two differ in many tenants): the caller's `oid` is looked up in the directory and the token is checked
+ * against that user's addresses. Only an approver the directory does not know (an outside address, a
+ * directory not yet synced) is recognised by the token's own address, and so is a legacy token's.
+ */
+async function approverOf(caller: ActionPerformer, action: CardAction, key: Buffer): Promise<string> {
+  const issuedFor = (address: string | undefined): address is string =>
+    address !== undefined && verifyActionToken(key, action.actionToken, 'expense-decision', action.expenseId, address);
+  return withStorage('approver lookup', async () => {
+    const user = caller.objectId === undefined ? undefined : await getDirectoryUser(caller.objectId);
+    if (user?.accountEnabled) {
+      const address = [user.mail, user.userPrincipalName].find(issuedFor);
+      if (address) return address.toLowerCase();
+    }
+    // A legacy token names its performer by address alone (`sub`), which is then all there is to go by.
+    const byAddress = caller.tokenType === 'legacy' || (await userIdsByAddress(caller.performer)).length === 0;
+    if (issuedFor(caller.performer) && byAddress) return caller.performer.toLowerCase();
+    throw new ForbiddenError('this action is not valid for you', 'action_token');
+  });
+}
+
+/**
  * Applies a verified caller's click: the action token must be the one this app issued for this expense
- * and this performer (403), the expense must exist (404), the performer must be its approver and, when
- * configured, in an allowed domain (403). Then the decision is recorded once.
+ * and the caller as its approver (403), the expense must exist (404) and, when configured, the caller's
+ * domain be allowed (403). Then the decision is recorded once.
  */
 export async function applyCardAction(
   config: ActionableMessagesConfig,
-  performer: string,
+  caller: ActionPerformer,
   action: CardAction,
   now: Date,
 ): Promise<CardActionResult> {
-  if (!verifyActionToken(config.actionTokenKey, action.actionToken, 'expense-decision', action.expenseId, performer)) {
-    throw new ForbiddenError('this action is not valid for you', 'action_token');
-  }
+  const { performer } = caller;
+  const approver = await approverOf(caller, action, config.actionTokenKey);
   const outcome = await decideExpense(
     action.expenseId,
     { decision: action.decision, decidedBy: performer, ...(action.comment ? { comment: action.comment } : {}) },
     {
       now,
       check(expense) {
-        if (expense.approver.toLowerCase() !== performer.toLowerCase()) {
+        if (expense.approver.toLowerCase() !== approver) {
           throw new ForbiddenError('only the approver can decide this expense', 'not_approver');
         }
         const domains = config.allowedPerformerDomains;

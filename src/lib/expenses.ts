@@ -3,9 +3,9 @@ import type { TableClient, TableEntityResult } from '@azure/data-tables' with { 
 import { randomUUID } from 'node:crypto';
 
 import { isMailAddress } from './config';
-import { AppError, BadRequestError, ensureError, UnavailableError } from './errors';
+import { BadRequestError } from './errors';
 import { isRecord } from './http';
-import { storageStatus, tableClient } from './storage';
+import { storageStatus, tableClient, withStorage } from './storage';
 
 /**
  * The expense store in Table storage. Each expense is one row (partition = its id), so a decision is an
@@ -130,20 +130,6 @@ interface IndexEntity {
   expenseId: string;
 }
 
-/** Storage failures become 503 so that callers (and Microsoft) retry; everything else passes through. */
-async function storage<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    const code = storageStatus(err);
-    if (code === undefined || code >= 500) {
-      throw new UnavailableError(`expense store ${operation} failed: ${ensureError(err).message}`, { cause: err });
-    }
-    throw err;
-  }
-}
-
 const isStatus = (value: unknown): value is ExpenseStatus =>
   value === 'pending' || value === 'approved' || value === 'rejected';
 
@@ -174,7 +160,7 @@ async function readEntity(table: TableClient, id: string): Promise<TableEntityRe
 }
 
 export function getExpense(id: string): Promise<Expense | undefined> {
-  return storage('read', async () => {
+  return withStorage('expense store read', async () => {
     const entity = await readEntity(await tableClient(EXPENSES_TABLE), id);
     return entity ? toExpense(entity) : undefined;
   });
@@ -213,7 +199,7 @@ async function writeIndex(expense: Expense): Promise<void> {
  * index rows, and the stored expense is returned with `created: false`.
  */
 export function insertExpense(input: NewExpense, now: Date = new Date()): Promise<{ expense: Expense; created: boolean }> {
-  return storage('create', async () => {
+  return withStorage('expense store create', async () => {
     const table = await tableClient(EXPENSES_TABLE);
     const entity: ExpenseEntity = {
       partitionKey: input.id,
@@ -257,7 +243,7 @@ export function decideExpense(
   decision: { decision: Decision; decidedBy: string; comment?: string },
   options: { now?: Date; check?: (expense: Expense) => void } = {},
 ): Promise<DecisionOutcome> {
-  return storage('decide', async () => {
+  return withStorage('expense store decide', async () => {
     const table = await tableClient(EXPENSES_TABLE);
     const current = await readEntity(table, id);
     if (!current) return { outcome: 'notFound' };
@@ -290,7 +276,7 @@ export function listExpensesForUser(
   addresses: readonly string[],
   page: { skip: number; count: number },
 ): Promise<{ expenses: Expense[]; hasMore: boolean }> {
-  return storage('list', async () => {
+  return withStorage('expense store list', async () => {
     const wanted = [...new Set(addresses.map((a) => a.trim().toLowerCase()).filter((a) => a.length > 0))];
     const skip = Math.max(0, Math.floor(page.skip));
     const count = Math.max(0, Math.floor(page.count));

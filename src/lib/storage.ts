@@ -3,7 +3,7 @@ import type { TableClient } from '@azure/data-tables' with { 'resolution-mode': 
 import type { TokenCredential } from '@azure/identity' with { 'resolution-mode': 'import' };
 import type { QueueClient } from '@azure/storage-queue' with { 'resolution-mode': 'import' };
 
-import { NotConfiguredError } from './errors';
+import { AppError, ensureError, NotConfiguredError, UnavailableError } from './errors';
 import { isRecord } from './http';
 
 /**
@@ -115,6 +115,23 @@ export function tableClient(name: string): Promise<TableClient> {
 /** The HTTP status of a failed storage call (the SDKs' RestError.statusCode), when it has one. */
 export function storageStatus(err: unknown): number | undefined {
   return isRecord(err) && typeof err.statusCode === 'number' ? err.statusCode : undefined;
+}
+
+/**
+ * Runs storage work so that an unreachable or failing service (no status, or 5xx) is an UnavailableError,
+ * a 503 that the caller retries; the app's own errors and storage's 4xx pass through unchanged.
+ */
+export async function withStorage<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    const code = storageStatus(err);
+    if (code === undefined || code >= 500) {
+      throw new UnavailableError(`${operation} failed: ${ensureError(err).message}`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   removeUsers,
   searchDirectory,
   upsertUsers,
+  userIdsByAddress,
 } from '../../src/lib/directory';
 import { tableClient } from '../../src/lib/storage';
 import { useAzurite } from '../support/azurite';
@@ -124,5 +125,28 @@ describe('directory', () => {
     assert.equal(await indexRows(), 0);
     assert.equal(await isDirectoryEmpty(), true);
     assert.deepEqual((await recentlyChangedUsers(all)).people, []);
+  });
+
+  test('an address resolves to its user by mail or UPN, ignoring case, and follows renames and deletion', async () => {
+    const guest = 'ext.person_fabrikam.com#EXT#@contoso.onmicrosoft.com';
+    await upsertUsers([
+      graphUser(userId(71), 'Mail Differs', { mail: 'Mail.Differs@contoso.com', userPrincipalName: 'md@contoso.onmicrosoft.com' }),
+      graphUser(userId(72), 'Guest Person', { mail: 'person@fabrikam.com', userPrincipalName: guest }),
+      graphUser(userId(73), 'Off Duty', { accountEnabled: false }),
+    ]);
+    assert.deepEqual(await userIdsByAddress('mail.differs@CONTOSO.com'), [userId(71)]);
+    assert.deepEqual(await userIdsByAddress('MD@contoso.onmicrosoft.com'), [userId(71)]);
+    assert.deepEqual(await userIdsByAddress(guest.toUpperCase()), [userId(72)]);
+    // Disabled users still resolve: the address is theirs, so no one else may act under it.
+    assert.deepEqual(await userIdsByAddress('off.duty@contoso.com'), [userId(73)]);
+    assert.deepEqual(await userIdsByAddress('nobody@contoso.com'), []);
+
+    await upsertUsers([graphUser(userId(71), 'Mail Differs', { mail: 'new.mail@contoso.com', userPrincipalName: 'md@contoso.onmicrosoft.com' })]);
+    assert.deepEqual(await userIdsByAddress('mail.differs@contoso.com'), []);
+    assert.deepEqual(await userIdsByAddress('new.mail@contoso.com'), [userId(71)]);
+    await removeUsers([userId(71), userId(72), userId(73)]);
+    for (const address of ['new.mail@contoso.com', 'md@contoso.onmicrosoft.com', guest, 'off.duty@contoso.com']) {
+      assert.deepEqual(await userIdsByAddress(address), []);
+    }
   });
 });
