@@ -6,7 +6,8 @@ import { approvalMailHtml, expenseApprovalCard, expenseStatusCard, scriptSafeJso
 import { decideExpense, type Expense, getExpense, insertExpense, listExpensesForUser } from '../../src/lib/expenses';
 import { tableClient } from '../../src/lib/storage';
 import { useAzurite } from '../support/azurite';
-import { cardTexts, findAll } from './support';
+import { cardText as cardTexts } from '../support/cards';
+import { findAll } from './support';
 
 /** The expense store, the action token and the cards, below the HTTP layer. */
 useAzurite();
@@ -51,7 +52,7 @@ describe('expense cards', () => {
   test('a decided card shows decision, decider and comment; a pending one hides the empty comment', async () => {
     const decided = await expenseStatusCard({ ...expense, status: 'rejected', decidedBy: 'bob@contoso.com', comment: 'no receipt' });
     const texts = cardTexts(decided).map((t) => t.replace(/\s/g, ' '));
-    for (const text of ['Rejected', 'bob@contoso.com', 'no receipt', 'EUR 10.00', 'Taxi', 'E-CARD']) assert.ok(texts.includes(text), text);
+    for (const text of ['✗ Rejected', 'bob@contoso.com', 'no receipt', 'EUR 10.00', 'Taxi', 'E-CARD']) assert.ok(texts.includes(text), text);
     const pending = cardTexts(await expenseStatusCard(expense));
     assert.ok(!pending.includes('Comment'));
     assert.ok(!pending.includes('Decided by'));
