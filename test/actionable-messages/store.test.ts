@@ -38,11 +38,11 @@ describe('action token', () => {
 describe('expense cards', () => {
   const expense: Expense = { ...base, id: 'E-CARD', status: 'pending', createdAt: '2026-11-23T10:00:00.000Z' };
 
-  test('the status card is Adaptive Card 1.4 with no Action.Http and no inputs', async () => {
+  test('the status card is Adaptive Card 1.0 with no Action.Http and no inputs', async () => {
     for (const status of ['pending', 'approved', 'rejected'] as const) {
       const card = await expenseStatusCard({ ...expense, status, ...(status !== 'pending' ? { decidedBy: 'bob@contoso.com' } : {}) });
       assert.equal(card.type, 'AdaptiveCard');
-      assert.equal(card.version, '1.4');
+      assert.equal(card.version, '1.0');
       assert.equal(findAll(card, (n) => n.type === 'Action.Http').length, 0);
       assert.equal(findAll(card, (n) => typeof n.type === 'string' && n.type.startsWith('Input.')).length, 0);
       assert.ok(!cardTexts(card).some((t) => t.includes('${')), 'every binding filled');

@@ -60,7 +60,7 @@ describe('people cards', () => {
     assert.deepEqual(openUrls(personCard({ displayName: 'Room 1' })), []);
   });
 
-  test('a list: a heading, each person with their own buttons, a footnote; one 1.4 card', () => {
+  test('a list: a heading, each person with their own buttons, a footnote; one 1.2 card', () => {
     const megan = { ...adele, id: '2', displayName: 'Megan Bowen', mail: 'MeganB@contoso.com', userPrincipalName: 'MeganB@contoso.com' };
     const card = peopleListCard([adele, megan], { heading: 'People matching “retail”', footnote: 'More people match.' });
     assertCardForHost(card, 'teamsOutgoingWebhook');
