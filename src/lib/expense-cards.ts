@@ -8,7 +8,9 @@ import type { Decision, Expense } from './expenses';
  * Expense cards. The layouts are Adaptive Card templates in src/cards (open them in the Adaptive Cards
  * Designer); this module only computes the data they bind to, with `adaptivecards-templating` (loaded on
  * first use). Data values are never evaluated as template expressions, so text from the expense cannot
- * change a card's structure; free text is shown in TextRuns, which render no markdown.
+ * change a card's structure. The cards are version 1.0, the only version whose `Action.Http` buttons
+ * Outlook shows, so free text goes into TextBlocks and facts, which Outlook and Teams read as Markdown:
+ * every value is bound through `markdownLiteral`.
  */
 
 export type AdaptiveCard = Record<string, unknown>;
@@ -22,7 +24,23 @@ async function expand(template: unknown, data: Record<string, string>): Promise<
 }
 
 const STATUS_TEXT = { pending: 'Waiting for approval', approved: 'Approved', rejected: 'Rejected' } as const;
-const STATUS_COLOR = { pending: 'Warning', approved: 'Good', rejected: 'Attention' } as const;
+/**
+ * The state as a symbol and a word, in bold and the host's default colour: the hosts' "good", "warning"
+ * and "attention" colours fall below 4.5:1 contrast on Teams' light or dark theme, so no colour carries it.
+ */
+const STATUS_LINE = { pending: '⌛ Waiting for approval', approved: '✓ Approved', rejected: '✗ Rejected' } as const;
+
+/**
+ * Text shown as typed in a TextBlock or fact: a backslash before every character Markdown gives a
+ * meaning to (emphasis, links, code, strike-through) and before line-leading list and heading markers.
+ * Outlook asks for exactly this ("escape Markdown special characters"), and CommonMark renders `\*` as `*`.
+ */
+export function markdownLiteral(text: string): string {
+  return text
+    .replace(/[\\*_[\]`~]/g, '\\$&')
+    .replace(/^([ \t]*)([-+#>])/gm, '$1\\$2')
+    .replace(/^([ \t]*\d+)([.)])/gm, '$1\\$2');
+}
 
 export function formatAmount(amount: number, currency: string): string {
   return new Intl.NumberFormat('en-US', { style: 'currency', currency, currencyDisplay: 'code' }).format(amount);
@@ -31,20 +49,20 @@ export function formatAmount(amount: number, currency: string): string {
 function cardData(expense: Expense): Record<string, string> {
   const amountText = formatAmount(expense.amount, expense.currency);
   return {
-    id: expense.id,
-    submitter: expense.submitter,
-    approver: expense.approver,
-    description: expense.description,
-    amountText,
-    statusText: STATUS_TEXT[expense.status],
-    statusColor: STATUS_COLOR[expense.status],
-    decidedBy: expense.decidedBy ?? '',
-    comment: expense.comment ?? '',
+    id: markdownLiteral(expense.id),
+    submitter: markdownLiteral(expense.submitter),
+    approver: markdownLiteral(expense.approver),
+    description: markdownLiteral(expense.description),
+    amountText: markdownLiteral(amountText),
+    statusLine: STATUS_LINE[expense.status],
+    decidedBy: markdownLiteral(expense.decidedBy ?? ''),
+    comment: markdownLiteral(expense.comment ?? ''),
+    // Plain text (no Markdown): what a client shows when it cannot render the card.
     fallbackText: `Expense ${expense.id}: ${amountText} from ${expense.submitter}. ${STATUS_TEXT[expense.status]}.`,
   };
 }
 
-/** The expense and its state, with no actions: Adaptive Card 1.4, for Teams and for Outlook's refresh. */
+/** The expense and its state, with no actions: Adaptive Card 1.0, for Teams and for Outlook's refresh. */
 export function expenseStatusCard(expense: Expense): Promise<AdaptiveCard> {
   return expand(statusTemplate, cardData(expense));
 }
@@ -74,7 +92,11 @@ export function expenseApprovalCard(expense: Expense, options: ApprovalCardOptio
   });
 }
 
-/** The card Outlook shows after a click (`CARD-UPDATE-IN-BODY`): the decision, no actions left. */
+/**
+ * The card Outlook shows after a click (`CARD-UPDATE-IN-BODY`): the decision and no actions left, as
+ * Outlook's refresh-card guidance asks for an action that can be taken once; still version 1.0 and
+ * still with the provider's `originator`.
+ */
 export async function refreshedApprovalCard(expense: Expense, originator: string | undefined): Promise<AdaptiveCard> {
   return { ...(await expenseStatusCard(expense)), ...(originator ? { originator } : {}), hideOriginalBody: false };
 }

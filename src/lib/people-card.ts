@@ -1,7 +1,8 @@
 import { isMailAddress } from './config';
 
 /**
- * Adaptive Cards (schema 1.4, what Teams renders everywhere) showing people from the directory. Every
+ * Adaptive Cards showing people from the directory, at schema 1.2: the lowest that has RichTextBlock
+ * and ActionSet (each person's own buttons in a list), and below what every Teams surface renders. Every
  * string that comes from the directory goes into a `TextRun`, which Adaptive Cards never read as
  * Markdown, so a name such as `[click](https://…)` shows as typed. The only actions are
  * `Action.OpenUrl` (a Teams chat deep link and a mailto), the one kind outgoing webhooks may use.
@@ -54,7 +55,7 @@ export type CardElement = RichTextBlock | ActionSet | Container;
 export interface AdaptiveCard {
   type: 'AdaptiveCard';
   $schema: 'http://adaptivecards.io/schemas/adaptive-card.json';
-  version: '1.4';
+  version: '1.2';
   body: CardElement[];
   actions?: OpenUrlAction[];
 }
@@ -63,7 +64,7 @@ function card(body: CardElement[], actions: OpenUrlAction[] = []): AdaptiveCard 
   return {
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-    version: '1.4',
+    version: '1.2',
     body,
     ...(actions.length > 0 ? { actions } : {}),
   };

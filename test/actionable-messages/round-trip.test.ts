@@ -7,6 +7,7 @@ import { actionableMessage } from '../../src/functions/actionableMessage';
 import { createExpense } from '../../src/functions/createExpense';
 import { getExpense } from '../../src/functions/getExpense';
 import { issueActionToken } from '../../src/lib/action-token';
+import { assertCardForHost, cardText as cardTexts } from '../support/cards';
 import { graphError } from '../support/graph-server';
 import { useAzurite } from '../support/azurite';
 import { httpRequest, testContext, withEnv } from '../support/functions';
@@ -19,7 +20,6 @@ import {
   assertUnchanged,
   cardActions,
   cardFromMail,
-  cardTexts,
   clickJson,
   entraClaims,
   findAll,
@@ -97,7 +97,7 @@ describe('expense approval round trip', () => {
     assert.equal(to, APPROVER);
     assert.match(subject, /EUR\s*1,234\.50/);
     // The card: originator, the original body kept, a comment input and two Action.Http buttons.
-    assert.equal(card.type, 'AdaptiveCard');
+    assertCardForHost(card, 'outlookActionableMessage');
     assert.equal(card.originator, ORIGINATOR);
     assert.equal(card.hideOriginalBody, false);
     assert.equal(findAll(card, (n) => n.type === 'Input.Text' && n.id === 'comment').length, 1);
@@ -141,11 +141,11 @@ describe('expense approval round trip', () => {
     assert.equal(header(response, 'CARD-UPDATE-IN-BODY'), 'true');
     assertCardStatus(response, /approved/i);
     const refreshed = response.jsonBody as Record<string, unknown>;
-    assert.equal(refreshed.type, 'AdaptiveCard');
+    assertCardForHost(refreshed, 'outlookActionableMessage');
     assert.equal(refreshed.originator, ORIGINATOR);
     assert.equal(findAll(refreshed, (n) => typeof n.type === 'string' && n.type.startsWith('Action.')).length, 0);
     assert.equal(findAll(refreshed, (n) => typeof n.type === 'string' && n.type.startsWith('Input.')).length, 0);
-    assert.ok(cardTexts(refreshed).includes('Approved'));
+    assert.ok(cardTexts(refreshed).includes('✓ Approved'));
     assert.ok(cardTexts(refreshed).includes(comment));
 
     const stored = (await read(expense.id)).jsonBody as Record<string, unknown>;
@@ -184,7 +184,7 @@ describe('expense approval round trip', () => {
     const stored = (await read('EXP-REJECT')).jsonBody as Record<string, unknown>;
     assert.equal(stored.status, 'rejected');
     assert.equal(stored.comment, undefined);
-    assert.ok(cardTexts(response.jsonBody).includes('Rejected'));
+    assert.ok(cardTexts(response.jsonBody).includes('✗ Rejected'));
   });
 
   test('two clicks racing each other record exactly one decision', async () => {

@@ -6,7 +6,8 @@ import { approvalMailHtml, expenseApprovalCard, expenseStatusCard, scriptSafeJso
 import { decideExpense, type Expense, getExpense, insertExpense, listExpensesForUser } from '../../src/lib/expenses';
 import { tableClient } from '../../src/lib/storage';
 import { useAzurite } from '../support/azurite';
-import { cardTexts, findAll } from './support';
+import { cardText as cardTexts } from '../support/cards';
+import { findAll } from './support';
 
 /** The expense store, the action token and the cards, below the HTTP layer. */
 useAzurite();
@@ -37,11 +38,11 @@ describe('action token', () => {
 describe('expense cards', () => {
   const expense: Expense = { ...base, id: 'E-CARD', status: 'pending', createdAt: '2026-11-23T10:00:00.000Z' };
 
-  test('the status card is Adaptive Card 1.4 with no Action.Http and no inputs', async () => {
+  test('the status card is Adaptive Card 1.0 with no Action.Http and no inputs', async () => {
     for (const status of ['pending', 'approved', 'rejected'] as const) {
       const card = await expenseStatusCard({ ...expense, status, ...(status !== 'pending' ? { decidedBy: 'bob@contoso.com' } : {}) });
       assert.equal(card.type, 'AdaptiveCard');
-      assert.equal(card.version, '1.4');
+      assert.equal(card.version, '1.0');
       assert.equal(findAll(card, (n) => n.type === 'Action.Http').length, 0);
       assert.equal(findAll(card, (n) => typeof n.type === 'string' && n.type.startsWith('Input.')).length, 0);
       assert.ok(!cardTexts(card).some((t) => t.includes('${')), 'every binding filled');
@@ -51,7 +52,7 @@ describe('expense cards', () => {
   test('a decided card shows decision, decider and comment; a pending one hides the empty comment', async () => {
     const decided = await expenseStatusCard({ ...expense, status: 'rejected', decidedBy: 'bob@contoso.com', comment: 'no receipt' });
     const texts = cardTexts(decided).map((t) => t.replace(/\s/g, ' '));
-    for (const text of ['Rejected', 'bob@contoso.com', 'no receipt', 'EUR 10.00', 'Taxi', 'E-CARD']) assert.ok(texts.includes(text), text);
+    for (const text of ['✗ Rejected', 'bob@contoso.com', 'no receipt', 'EUR 10.00', 'Taxi', 'E-CARD']) assert.ok(texts.includes(text), text);
     const pending = cardTexts(await expenseStatusCard(expense));
     assert.ok(!pending.includes('Comment'));
     assert.ok(!pending.includes('Decided by'));

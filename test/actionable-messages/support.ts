@@ -212,14 +212,7 @@ export async function assertUnchanged(id: string): Promise<void> {
   assert.equal(expense.comment, undefined);
 }
 
-/** Every string in a card, for "does it say X" assertions. */
-export function cardTexts(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.flatMap(cardTexts);
-  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(cardTexts);
-  return [];
-}
-
+/** Every node of a card the predicate accepts, depth first. */
 export function findAll(value: unknown, predicate: (node: Record<string, unknown>) => boolean): Record<string, unknown>[] {
   if (Array.isArray(value)) return value.flatMap((item) => findAll(item, predicate));
   if (typeof value !== 'object' || value === null) return [];

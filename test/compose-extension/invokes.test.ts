@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { upsertUsers } from '../../src/lib/directory';
 import { insertExpense } from '../../src/lib/expenses';
 import { useAzurite } from '../support/azurite';
+import { assertCardForHost, type HostName, previewProblems } from '../support/cards';
 import { setEnv } from '../support/env';
 import { withEnv } from '../support/functions';
 import { post, send } from './requests';
@@ -37,6 +38,16 @@ const user = (id: string, displayName: string, extra: Record<string, unknown> = 
   businessPhones: [],
   ...extra,
 });
+
+/** Every attachment of a result as Teams would take it: the card for its host, the preview (when asked) a thumbnail card. */
+function assertAttachments(result: ReturnType<typeof extension>, host: HostName, withPreview: boolean): void {
+  assert.ok((result.attachments?.length ?? 0) > 0);
+  for (const attachment of result.attachments ?? []) {
+    assertCardForHost(attachment.content, host);
+    if (withPreview) assert.deepEqual(previewProblems(attachment.preview), []);
+    else assert.equal(attachment.preview, undefined);
+  }
+}
 
 // Node 20 runs root-level before hooks concurrently, so the seeding waits for Azurite inside a suite.
 describe('messaging extension invokes', () => {
@@ -73,6 +84,7 @@ describe('messaging extension invokes', () => {
       assert.equal(first?.preview?.contentType, 'application/vnd.microsoft.card.thumbnail');
       assert.deepEqual(first?.preview?.content.tap, { type: 'invoke', value: { kind: 'person', id: 'a1' } });
       assert.equal(first?.preview?.content.subtitle, 'Analyst · Finance');
+      assertAttachments(result, 'teamsMessagingExtension', true);
     });
 
     test('paging follows queryOptions.skip and count', async () => {
@@ -97,6 +109,7 @@ describe('messaging extension invokes', () => {
       const lunch = result.attachments?.find((a) => a.preview?.content.title === 'Team lunch');
       assert.deepEqual(lunch?.preview?.content.tap, { type: 'invoke', value: { kind: 'expense', id: 'exp-2' } });
       assert.match(lunch?.preview?.content.subtitle ?? '', /USD\s*40\.00 · waiting for approval/);
+      assertAttachments(result, 'teamsMessagingExtension', true);
       // A text filter narrows the user's own expenses only.
       assert.deepEqual(titles(await send(stand, queryActivity('searchExpenses', [{ name: 'query', value: 'lyon' }]))), ['Train to Lyon']);
       assert.deepEqual(titles(await send(stand, queryActivity('searchExpenses', [{ name: 'query', value: 'taxi' }]))), []);
@@ -158,6 +171,8 @@ describe('messaging extension invokes', () => {
       const expense = extension(await send(stand, invokeActivity('composeExtension/selectItem', { kind: 'expense', id: 'exp-1' })));
       assert.equal(expense.attachments?.length, 1);
       assert.match(JSON.stringify(expense.attachments?.[0]?.content), /Train to Lyon/);
+      assertAttachments(person, 'teamsMessagingExtension', false);
+      assertAttachments(expense, 'teamsMessagingExtension', false);
     });
 
     test('the documented example value, or a person who left, answers a message', async () => {
@@ -173,6 +188,7 @@ describe('messaging extension invokes', () => {
       assert.equal(link.type, 'result');
       assert.equal(link.attachments?.length, 1);
       assert.equal(link.attachments?.[0]?.preview?.content.title, 'Taxi');
+      assertAttachments(link, 'teamsLinkUnfurl', true);
       for (const url of [
         'https://theurlsubmittedbyyouruser.trackeddomain.com/id/1234',
         `${PUBLIC_BASE_URL}/api/expenses/unknown`,

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 
 import type { DirectoryUser } from '../../src/lib/directory';
 import { peopleListCard, personCard } from '../../src/lib/people-card';
-import { assertWebhookCard, cardText, openUrls } from './card-checks';
+import { assertCardForHost, cardText, openUrls } from '../support/cards';
 
 const adele: DirectoryUser = {
   id: '87d349ed-44d7-43e1-9a83-5f2406dee5bd',
@@ -23,7 +23,7 @@ const adele: DirectoryUser = {
 describe('people cards', () => {
   test('a person: name, role, contact lines, and chat and mail buttons that open URLs', () => {
     const card = personCard(adele);
-    assertWebhookCard(card);
+    assertCardForHost(card, 'teamsOutgoingWebhook');
     assert.deepEqual(cardText(card), ['Adele Vance', 'Retail Manager · Retail', 'AdeleV@contoso.com · 18/2111 · +1 425 555 0109']);
     assert.deepEqual(openUrls(card), [
       { title: 'Chat in Teams', url: 'https://teams.microsoft.com/l/chat/0/0?users=AdeleV@contoso.onmicrosoft.com' },
@@ -40,7 +40,7 @@ describe('people cards', () => {
       userPrincipalName: 'x&users=boss@contoso.com',
     };
     const card = personCard(sneaky);
-    assertWebhookCard(card);
+    assertCardForHost(card, 'teamsOutgoingWebhook');
     const json = JSON.stringify(card);
     assert.doesNotMatch(json, /"type":"TextBlock"/, 'directory values only in TextRuns, which render no Markdown');
     assert.ok(cardText(card).includes('**Boss** [click](https://evil.example)'));
@@ -60,10 +60,10 @@ describe('people cards', () => {
     assert.deepEqual(openUrls(personCard({ displayName: 'Room 1' })), []);
   });
 
-  test('a list: a heading, each person with their own buttons, a footnote; one 1.4 card', () => {
+  test('a list: a heading, each person with their own buttons, a footnote; one 1.2 card', () => {
     const megan = { ...adele, id: '2', displayName: 'Megan Bowen', mail: 'MeganB@contoso.com', userPrincipalName: 'MeganB@contoso.com' };
     const card = peopleListCard([adele, megan], { heading: 'People matching “retail”', footnote: 'More people match.' });
-    assertWebhookCard(card);
+    assertCardForHost(card, 'teamsOutgoingWebhook');
     const texts = cardText(card);
     assert.equal(texts[0], 'People matching “retail”');
     assert.equal(texts.at(-1), 'More people match.');

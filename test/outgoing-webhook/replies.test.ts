@@ -7,7 +7,7 @@ import { insertExpense, decideExpense } from '../../src/lib/expenses';
 import { useAzurite } from '../support/azurite';
 import { setEnv } from '../support/env';
 import { testContext } from '../support/functions';
-import { assertWebhookCard, cardText, openUrls } from './card-checks';
+import { assertCardForHost, cardText, openUrls } from '../support/cards';
 import { type ReplyBody, SECRETS_SETTING, teamsMessage, webhookRequest } from './support';
 
 /**
@@ -38,7 +38,7 @@ function onlyCard(reply: ReplyBody): Record<string, unknown> {
   assert.equal(reply.attachments?.length, 1);
   const [attachment] = reply.attachments ?? [];
   assert.equal(attachment?.contentType, 'application/vnd.microsoft.card.adaptive');
-  assertWebhookCard(attachment?.content);
+  assertCardForHost(attachment?.content, 'teamsOutgoingWebhook');
   return attachment?.content ?? {};
 }
 
