@@ -1,11 +1,11 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { verifyActionableMessageCaller } from '../lib/actionable-message-auth';
-import { featureConfig } from '../lib/config';
-import { AppError, ensureError } from '../lib/errors';
-import { applyCardAction, parseCardAction } from '../lib/expense-approval';
-import { errorResponse, parseJsonBytes, readBody } from '../lib/http';
-import { logEvent } from '../lib/log';
+import { verifyActionableMessageCaller } from '../lib/expenses/outlook-token';
+import { featureConfig } from '../lib/config/settings';
+import { AppError, ensureError } from '../lib/core/errors';
+import { applyCardAction, parseCardAction } from '../lib/expenses/approval';
+import { errorResponse, parseJsonBytes, readBody } from '../lib/core/http';
+import { logEvent } from '../lib/core/log';
 
 /** What Outlook shows under the card for each failure; never the performer's name or the time. */
 const FAILURE_STATUS: Record<number, string> = {

@@ -1,12 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { parseActivity, tokenBoundFields } from '../lib/bot-activity';
-import { verifyBotRequest } from '../lib/bot-auth';
-import { handleInvoke } from '../lib/compose-extension';
-import { featureConfig } from '../lib/config';
-import { NotImplementedError } from '../lib/errors';
-import { errorResponse, readBody } from '../lib/http';
-import { logEvent } from '../lib/log';
+import { parseActivity, tokenBoundFields } from '../lib/messaging-extension/activity';
+import { verifyBotRequest } from '../lib/messaging-extension/bot-token';
+import { handleInvoke } from '../lib/messaging-extension/invokes';
+import { featureConfig } from '../lib/config/settings';
+import { NotImplementedError } from '../lib/core/errors';
+import { errorResponse, readBody } from '../lib/core/http';
+import { logEvent } from '../lib/core/log';
 
 /**
  * The messaging extension's Bot Framework endpoint. The body is read (1 MiB at most) because the token

@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { featureConfig } from '../lib/config';
-import { sendApprovalMail } from '../lib/expense-approval';
-import { type Expense, insertExpense, type NewExpense, parseNewExpense } from '../lib/expenses';
-import { errorResponse, parseJsonBytes, readBody } from '../lib/http';
-import { logEvent } from '../lib/log';
+import { featureConfig } from '../lib/config/settings';
+import { sendApprovalMail } from '../lib/expenses/approval';
+import { type Expense, insertExpense, type NewExpense, parseNewExpense } from '../lib/expenses/store';
+import { errorResponse, parseJsonBytes, readBody } from '../lib/core/http';
+import { logEvent } from '../lib/core/log';
 
 const sameRequest = (stored: Expense, input: NewExpense): boolean =>
   stored.submitter.toLowerCase() === input.submitter.toLowerCase() &&

@@ -1,8 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { NotFoundError } from '../lib/errors';
-import { getExpense as readExpense, isExpenseId } from '../lib/expenses';
-import { errorResponse } from '../lib/http';
+import { NotFoundError } from '../lib/core/errors';
+import { getExpense as readExpense, isExpenseId } from '../lib/expenses/store';
+import { errorResponse } from '../lib/core/http';
 
 /** Back-office systems (function key) read an expense and its decision. */
 export async function getExpense(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { handleGraphPost } from '../lib/graph-notifications';
+import { handleGraphPost } from '../lib/graph-sync/notifications';
 
 /** Graph's `notificationUrl`: the validation handshake and change notifications (lifecycle events too). */
 export function graphWebhook(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

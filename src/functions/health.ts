@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { configuredFeatures } from '../lib/config';
-import { appVersion } from '../lib/version';
+import { configuredFeatures } from '../lib/config/settings';
+import { appVersion } from '../lib/core/version';
 
 /** Liveness and readiness: the version and which features are configured, by name only. */
 export function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {

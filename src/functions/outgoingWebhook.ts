@@ -1,12 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { featureConfig } from '../lib/config';
-import { UnauthenticatedError } from '../lib/errors';
-import { errorResponse, readBody } from '../lib/http';
-import { logEvent } from '../lib/log';
-import { answerCommand } from '../lib/outgoing-webhook';
-import { parseActivity, parseCommand } from '../lib/outgoing-webhook-activity';
-import { verifyOutgoingWebhook } from '../lib/outgoing-webhook-auth';
+import { featureConfig } from '../lib/config/settings';
+import { UnauthenticatedError } from '../lib/core/errors';
+import { errorResponse, readBody } from '../lib/core/http';
+import { logEvent } from '../lib/core/log';
+import { answerCommand } from '../lib/outgoing-webhook/answers';
+import { parseActivity, parseCommand } from '../lib/outgoing-webhook/activity';
+import { verifyOutgoingWebhook } from '../lib/outgoing-webhook/signature';
 
 const FEATURE = 'outgoingWebhook';
 

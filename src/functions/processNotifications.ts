@@ -1,7 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 
-import { notificationQueueName } from '../lib/config';
-import { processNotificationMessage } from '../lib/graph-processing';
+import { notificationQueueName } from '../lib/config/settings';
+import { processNotificationMessage } from '../lib/graph-sync/processing';
 
 /** Applies what the Graph endpoints queued; a failure is thrown so the host retries, then poisons. */
 export function processNotifications(message: unknown, context: InvocationContext): Promise<void> {

@@ -1,8 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { settingsPage as renderSettingsPage } from '../lib/compose-extension-pages';
-import { featureConfig } from '../lib/config';
-import { errorResponse } from '../lib/http';
+import { settingsPage as renderSettingsPage } from '../lib/messaging-extension/settings-page';
+import { featureConfig } from '../lib/config/settings';
+import { errorResponse } from '../lib/core/http';
 
 /**
  * The settings pop-up of the messaging extension. It holds no data of its own: the current filter comes

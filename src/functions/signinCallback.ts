@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { featureConfig } from '../lib/config';
-import { AppError, UnauthenticatedError } from '../lib/errors';
-import { errorResponse } from '../lib/http';
-import { completeSignin } from '../lib/signin';
-import { signinFailurePage, signinSuccessPage } from '../lib/signin-pages';
+import { featureConfig } from '../lib/config/settings';
+import { AppError, UnauthenticatedError } from '../lib/core/errors';
+import { errorResponse } from '../lib/core/http';
+import { completeSignin } from '../lib/messaging-extension/signin';
+import { signinFailurePage, signinSuccessPage } from '../lib/messaging-extension/signin-pages';
 
 /**
  * Entra ID's redirect back into the pop-up: redeems the code for the state's Teams user and hands the

@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { featureConfig } from '../lib/config';
-import { AppError } from '../lib/errors';
-import { errorResponse } from '../lib/http';
-import { beginSignin } from '../lib/signin';
-import { signinFailurePage, signinRedirectPage } from '../lib/signin-pages';
+import { featureConfig } from '../lib/config/settings';
+import { AppError } from '../lib/core/errors';
+import { errorResponse } from '../lib/core/http';
+import { beginSignin } from '../lib/messaging-extension/signin';
+import { signinFailurePage, signinRedirectPage } from '../lib/messaging-extension/signin-pages';
 
 /** The first page of the sign-in pop-up: checks the ticket, then sends the user to Entra ID with PKCE. */
 export async function signinStart(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

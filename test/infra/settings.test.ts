@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { DEFAULTS, FEATURE_SETTINGS } from '../../src/lib/config';
+import { DEFAULTS, FEATURE_SETTINGS } from '../../src/lib/config/settings';
 import { PACKAGE_DIR } from '../../tools/package-app';
 import { bicepObjectKeys, bicepParamDefault, filesUnder, read, repoRoot, settingsTable } from './sources';
 

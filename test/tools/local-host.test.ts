@@ -3,7 +3,7 @@ import { type EventEmitter, once } from 'node:events';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { decodeQueueMessage, enqueueJson, queueClient } from '../../src/lib/storage';
+import { decodeQueueMessage, enqueueJson, queueClient } from '../../src/lib/clients/storage';
 import type { LocalHost } from '../../tools/local-host/host';
 import { useAzurite } from '../support/azurite';
 import { startTestHost, type TestHost } from '../support/local-host';

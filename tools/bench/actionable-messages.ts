@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 
 import { actionableMessage } from '../../src/functions/actionableMessage';
-import { verifyActionableMessageCaller } from '../../src/lib/actionable-message-auth';
-import { featureConfig } from '../../src/lib/config';
-import { openIdKeySource, verifyJwt } from '../../src/lib/openid';
+import { verifyActionableMessageCaller } from '../../src/lib/expenses/outlook-token';
+import { featureConfig } from '../../src/lib/config/settings';
+import { openIdKeySource, verifyJwt } from '../../src/lib/clients/openid';
 import {
   applySettings,
   clickJson,
@@ -16,7 +16,7 @@ import {
   seedExpense,
   settings,
   startStandIns,
-} from '../../test/actionable-messages/support';
+} from '../../test/lib/expenses/support';
 import { startAzurite } from '../azurite';
 import { type BenchRow, median, percentile } from './table';
 
@@ -144,7 +144,7 @@ export async function actionableMessages(): Promise<BenchRow[]> {
         met: verify / joseVerify <= 1.2,
       },
       {
-        figure: '  of which the shared verifyJwt (src/lib/openid.ts)',
+        figure: '  of which the shared verifyJwt (src/lib/clients/openid.ts)',
         value: median(shared),
         unit: 'µs',
         anchor: "jose jwtVerify, same token and keys",

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 
 import { composeExtension } from '../../src/functions/composeExtension';
-import { verifyBotRequest } from '../../src/lib/bot-auth';
-import { featureConfig } from '../../src/lib/config';
-import { upsertUsers } from '../../src/lib/directory';
+import { verifyBotRequest } from '../../src/lib/messaging-extension/bot-token';
+import { featureConfig } from '../../src/lib/config/settings';
+import { upsertUsers } from '../../src/lib/directory/directory';
 import { httpRequest, testContext } from '../../test/support/functions';
 import { startOpenIdServer } from '../../test/support/openid-server';
 import { startAzurite } from '../azurite';

@@ -4,14 +4,14 @@ import { promisify } from 'node:util';
 
 import { HttpRequest, InvocationContext } from '@azure/functions';
 
-import { searchDirectory } from '../../src/lib/directory';
-import { featureConfig } from '../../src/lib/config';
-import { graphClient, setGraphCredentialForTests } from '../../src/lib/graph';
-import { runDeltaSync } from '../../src/lib/graph-delta';
-import { handleGraphPost } from '../../src/lib/graph-notifications';
-import { processNotificationMessage } from '../../src/lib/graph-processing';
-import { decodeQueueMessage, queueClient, tableClient } from '../../src/lib/storage';
-import { type FakeGraph, sampleUser, startFakeGraph } from '../../test/graph/fake-graph';
+import { searchDirectory } from '../../src/lib/directory/directory';
+import { featureConfig } from '../../src/lib/config/settings';
+import { graphClient, setGraphCredentialForTests } from '../../src/lib/clients/graph-client';
+import { runDeltaSync } from '../../src/lib/graph-sync/delta';
+import { handleGraphPost } from '../../src/lib/graph-sync/notifications';
+import { processNotificationMessage } from '../../src/lib/graph-sync/processing';
+import { decodeQueueMessage, queueClient, tableClient } from '../../src/lib/clients/storage';
+import { type FakeGraph, sampleUser, startFakeGraph } from '../../test/lib/graph-sync/fake-graph';
 import { startAzurite } from '../azurite';
 import { type BenchRow, median, percentile } from './table';
 

@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { outgoingWebhook } from '../../src/functions/outgoingWebhook';
-import { upsertUsers } from '../../src/lib/directory';
-import { readBody } from '../../src/lib/http';
+import { upsertUsers } from '../../src/lib/directory/directory';
+import { readBody } from '../../src/lib/core/http';
 import { startAzurite } from '../azurite';
 import { type BenchRow, median, percentile } from './table';
 

@@ -1,9 +1,9 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 
-import { readDirectorySnapshot, upsertUsers } from '../../src/lib/directory';
-import { setGraphCredentialForTests } from '../../src/lib/graph';
-import { queueClient } from '../../src/lib/storage';
+import { readDirectorySnapshot, upsertUsers } from '../../src/lib/directory/directory';
+import { setGraphCredentialForTests } from '../../src/lib/clients/graph-client';
+import { queueClient } from '../../src/lib/clients/storage';
 import {
   APPROVER,
   applySettings,
@@ -13,9 +13,9 @@ import {
   seedExpense,
   settings,
   SUBMITTER,
-} from '../../test/actionable-messages/support';
-import { BOT_APP_ID, BOT_ISSUER, type BotStandIn, botToken, queryActivity } from '../../test/compose-extension/support';
-import { type FakeGraph, sampleUser, startFakeGraph, type Subscription } from '../../test/graph/fake-graph';
+} from '../../test/lib/expenses/support';
+import { BOT_APP_ID, BOT_ISSUER, type BotStandIn, botToken, queryActivity } from '../../test/lib/messaging-extension/support';
+import { type FakeGraph, sampleUser, startFakeGraph, type Subscription } from '../../test/lib/graph-sync/fake-graph';
 import { type OpenIdServer, startOpenIdServer } from '../../test/support/openid-server';
 import { type RunningAzurite, startAzurite } from '../azurite';
 import { type BenchRow, median, percentile, renderTable } from '../bench/table';

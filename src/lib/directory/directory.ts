@@ -1,0 +1,536 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables' with { 'resolution-mode': 'import' };
+import { createHash } from 'node:crypto';
+
+import { isRecord } from '../core/http';
+import { storageStatus, tableClient } from '../clients/storage';
+import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './words';
+
+/**
+ * The directory: a mirror of the tenant's users in Table storage, fed by the delta sync and the change
+ * notifications, read by people search. One table, three kinds of rows:
+ *
+ * - `user-<first two characters of the id>` partitions, RowKey = user id: the user as last seen, plus the
+ *   keys of every row derived from it;
+ * - `w-<first three letters of the word>` partitions, RowKey = `<word> <sort name> <id>`: one row per
+ *   distinct searchable word of an enabled user, carrying the user and all its words, so a prefix range
+ *   query answers a search without any per-user read (and rows of one word come in display-name order);
+ * - `recent-<inverted second>-<first character of the id>` partitions, RowKey = `<inverted ms> <id>`:
+ *   enabled users, newest change first across partitions;
+ * - `addr-<first two hex digits>` partitions, RowKey = `<SHA-256 hex of the lower-cased address> <id>`:
+ *   one row per distinct `mail` and `userPrincipalName` of every user, enabled or not, so an address
+ *   (an expense's approver) resolves to the user's object id in one read. Hashing keeps characters a
+ *   RowKey may not hold (`#` in a guest's `#EXT#` UPN) out of the key.
+ *
+ * Partitions stay small on purpose: Table storage serves about 2,000 entities a second per partition, so
+ * one partition per common word (or one for all users) would throttle a full sync of a large tenant. For
+ * the same reason the domain of `mail` and `userPrincipalName` is not indexed (every user would carry the
+ * same words); a query word that is an address is matched by its part before `@`.
+ *
+ * Writes go in table transactions (one partition, at most 100 operations each). A change is applied in
+ * phases ordered so that a crash at any point leaves a state the next delivery of the same change repairs:
+ * the user row lists the union of old and new derived rows until the derived rows are in place.
+ */
+
+export interface DirectoryUser {
+  id: string;
+  displayName: string;
+  givenName?: string;
+  surname?: string;
+  mail?: string;
+  userPrincipalName?: string;
+  jobTitle?: string;
+  department?: string;
+  officeLocation?: string;
+  businessPhones: string[];
+  accountEnabled: boolean;
+  lastChanged: string /* ISO */;
+}
+
+export interface Page {
+  skip: number;
+  count: number;
+}
+
+const DIRECTORY_TABLE = 'directory';
+
+/** The Graph `$select` that gives every field the directory keeps. */
+export const USER_SELECT = [
+  'id',
+  'displayName',
+  'givenName',
+  'surname',
+  'mail',
+  'userPrincipalName',
+  'jobTitle',
+  'department',
+  'officeLocation',
+  'businessPhones',
+  'accountEnabled',
+] as const;
+
+const OPTIONAL_TEXT = ['givenName', 'surname', 'mail', 'userPrincipalName', 'jobTitle', 'department', 'officeLocation'] as const;
+const SEARCHABLE = ['displayName', 'givenName', 'surname', 'mail', 'userPrincipalName', 'jobTitle', 'department'] as const;
+
+const USER_PREFIX = 'user-';
+const WORD_PREFIX = 'w-';
+const RECENT_PREFIX = 'recent-';
+const ADDRESS_PREFIX = 'addr-';
+/** Letters of a word that pick its partition. */
+const WORD_PARTITION_LETTERS = 3;
+const TRANSACTION_LIMIT = 100;
+/** Index rows a search reads at most: two pages of a range query, so two storage round trips. */
+const SEARCH_PAGE = 1000;
+const SEARCH_PAGES = 2;
+const PARALLEL_WRITES = 16;
+const PARALLEL_READS = 32;
+
+type RowKeyPair = readonly [partitionKey: string, rowKey: string];
+
+interface UserRow {
+  user: DirectoryUser;
+  derived: RowKeyPair[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading
+
+export async function getDirectoryUser(id: string): Promise<DirectoryUser | undefined> {
+  if (!isValidKey(id)) return undefined;
+  const table = await directoryTable();
+  try {
+    const entity = await table.getEntity<{ data: string }>(userPartition(id), id);
+    return parseUser(entity.data);
+  } catch (err) {
+    if (storageStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Object ids of the users whose `mail` or `userPrincipalName` is `address` (ignoring case), disabled users
+ * included: usually one, none for an address the tenant does not know.
+ */
+export async function userIdsByAddress(address: string): Promise<string[]> {
+  const { partitionKey, hash } = addressKey(address);
+  const table = await directoryTable();
+  const ids: string[] = [];
+  const rows = table.listEntities<{ i: string }>({
+    queryOptions: { filter: `PartitionKey eq '${partitionKey}' and RowKey ge '${hash} ' and RowKey lt '${hash}!'`, select: ['i'] },
+  });
+  for await (const row of rows) if (typeof row.i === 'string') ids.push(row.i);
+  return ids;
+}
+
+export async function isDirectoryEmpty(): Promise<boolean> {
+  const table = await directoryTable();
+  const pages = table
+    .listEntities({ queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] } })
+    .byPage({ maxPageSize: 1 });
+  // A query across partitions may answer an empty page with a continuation: only the end says "empty".
+  for await (const page of pages) if (page.length > 0) return false;
+  return true;
+}
+
+/**
+ * People whose words start with every word of `query` (case and diacritics ignored), enabled users only,
+ * ordered by display name. One range query on the index partition of the longest query word answers
+ * it; the other words and the department are checked against the words each index row carries. The
+ * read stops after two pages: for a prefix so common that it matches more index rows than that, the
+ * answer holds the best matches read and says there are more.
+ */
+export async function searchDirectory(
+  query: string,
+  page: Page,
+  filter: { department?: string } = {},
+): Promise<{ people: DirectoryUser[]; hasMore: boolean }> {
+  const terms = queryWords(query);
+  const { skip, count } = normalisePage(page);
+  if (terms.length === 0) return { people: [], hasMore: false };
+  const driver = terms.reduce((longest, term) => (term.length > longest.length ? term : longest));
+  const others = terms.filter((term) => term !== driver);
+  const department = filter.department === undefined ? undefined : foldText(filter.department.trim());
+
+  const table = await directoryTable();
+  const rows = table
+    .listEntities<{ u: string; w: string; d?: string }>({
+      queryOptions: {
+        filter: `${wordPartitionFilter(driver)} and RowKey ge '${driver}' and RowKey lt '${prefixUpperBound(driver)}'`,
+        select: ['u', 'w', 'd'],
+      },
+    })
+    .byPage({ maxPageSize: SEARCH_PAGE });
+
+  const found = new Map<string, DirectoryUser>();
+  let pagesRead = 0;
+  let truncated = false;
+  for await (const entities of rows) {
+    if (pagesRead === SEARCH_PAGES) {
+      truncated = entities.length > 0;
+      break;
+    }
+    pagesRead++;
+    for (const entity of entities) {
+      if (department !== undefined && (entity.d ?? '') !== department) continue;
+      if (!matchesAllPrefixes(others, entity.w.split(' '))) continue;
+      const user = parseUser(entity.u);
+      if (user?.accountEnabled) found.set(user.id, user);
+    }
+  }
+  const ordered = [...found.values()].sort(byDisplayName);
+  return { people: ordered.slice(skip, skip + count), hasMore: truncated || ordered.length > skip + count };
+}
+
+/** Enabled users, most recently changed first (one range read of the `recent` partition). */
+export async function recentlyChangedUsers(page: Page): Promise<{ people: DirectoryUser[]; hasMore: boolean }> {
+  const { skip, count } = normalisePage(page);
+  const wanted = Math.min(skip + count + 1, SEARCH_PAGE);
+  const table = await directoryTable();
+  const pages = table
+    .listEntities<{ u: string }>({
+      queryOptions: { filter: partitionRange(RECENT_PREFIX), select: ['u'] },
+    })
+    .byPage({ maxPageSize: wanted });
+  const people: DirectoryUser[] = [];
+  for await (const entities of pages) {
+    for (const entity of entities) {
+      const user = parseUser(entity.u);
+      if (user) people.push(user);
+    }
+    if (people.length >= wanted) break;
+  }
+  return { people: people.slice(skip, skip + count), hasMore: people.length > skip + count };
+}
+
+/**
+ * Every user row, read in one paged scan: a full sync works from this instead of reading each user it
+ * writes (20,000 point reads), and removes at the end the users it did not see. It is kept up to date by
+ * the writes made with it.
+ */
+export interface DirectorySnapshot {
+  readonly rows: Map<string, UserRow>;
+}
+
+export async function readDirectorySnapshot(): Promise<DirectorySnapshot> {
+  const table = await directoryTable();
+  const rows = new Map<string, UserRow>();
+  const entities = table.listEntities<{ data: string; derived: string }>({
+    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['data', 'derived'] },
+  });
+  for await (const entity of entities) {
+    const user = parseUser(entity.data);
+    if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
+  }
+  return { rows };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writing
+
+/** Graph user objects as returned with `$select` (see USER_SELECT): each replaces the stored user. */
+export function upsertUsers(users: readonly Record<string, unknown>[]): Promise<void> {
+  return applyUserChanges(users.map((user) => ({ kind: 'replace', user })));
+}
+
+export function removeUsers(ids: readonly string[]): Promise<void> {
+  return applyUserChanges(ids.map((id) => ({ kind: 'remove', id })));
+}
+
+/**
+ * `replace`: the user's full state (a property that is absent is empty). `patch`: only the properties
+ * present change, as in a delta catch-up round, which returns "at least the properties that have been
+ * updated". `remove`: the user leaves the directory.
+ */
+export type UserChange =
+  | { kind: 'replace'; user: Record<string, unknown> }
+  | { kind: 'patch'; user: Record<string, unknown> }
+  | { kind: 'remove'; id: string };
+
+/**
+ * Applies changes in order (the last change of a user wins); unchanged users cost no write. The users'
+ * current rows are read first, or taken from `snapshot` (a full sync), which is then updated.
+ */
+export async function applyUserChanges(changes: readonly UserChange[], snapshot?: DirectorySnapshot): Promise<void> {
+  const now = new Date();
+  const latest = new Map<string, UserChange[]>();
+  for (const change of changes) {
+    const id = change.kind === 'remove' ? change.id : change.user.id;
+    if (typeof id !== 'string' || !isValidKey(id)) continue;
+    const list = latest.get(id) ?? [];
+    if (change.kind !== 'patch') list.length = 0;
+    list.push(change);
+    latest.set(id, list);
+  }
+  if (latest.size === 0) return;
+
+  const table = await directoryTable();
+  // Seeding an empty directory needs no per-user read (one query says it is empty).
+  const previous =
+    snapshot?.rows ??
+    (latest.size >= PARALLEL_READS && (await isDirectoryEmpty()) ? new Map<string, UserRow>() : await readUserRows(table, [...latest.keys()]));
+  const written = new Map<string, UserRow | undefined>();
+
+  const firstPhase: TransactionAction[] = [];
+  const indexPhase: TransactionAction[] = [];
+  const lastPhase: TransactionAction[] = [];
+  for (const [id, list] of latest) {
+    const before = previous.get(id);
+    let next: DirectoryUser | undefined = before?.user;
+    for (const change of list) {
+      next = change.kind === 'remove' ? undefined : toDirectoryUser(change.user, change.kind === 'patch' ? next : undefined, now);
+    }
+    const oldKeys = before?.derived ?? [];
+    if (!next) {
+      if (!before) continue;
+      for (const key of oldKeys) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
+      lastPhase.push(['delete', { partitionKey: userPartition(id), rowKey: id }]);
+      written.set(id, undefined);
+      continue;
+    }
+    const unchanged = before !== undefined && sameUser(before.user, next);
+    if (unchanged) next = { ...next, lastChanged: before.user.lastChanged };
+    const rows = derivedRows(next);
+    const newKeys = rows.map((row): RowKeyPair => [row.partitionKey, row.rowKey]);
+    if (unchanged && sameKeys(oldKeys, newKeys)) continue;
+    const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
+    if (stale.length > 0) firstPhase.push(['upsert', userEntity(next, [...newKeys, ...stale]), 'Replace']);
+    for (const row of rows) indexPhase.push(['upsert', row, 'Replace']);
+    for (const key of stale) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
+    lastPhase.push(['upsert', userEntity(next, newKeys), 'Replace']);
+    written.set(id, { user: next, derived: newKeys });
+  }
+  for (const phase of [firstPhase, indexPhase, lastPhase]) await submitGrouped(table, phase);
+  if (snapshot) {
+    for (const [id, row] of written) {
+      if (row) snapshot.rows.set(id, row);
+      else snapshot.rows.delete(id);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rows
+
+function directoryTable(): Promise<TableClient> {
+  return tableClient(DIRECTORY_TABLE);
+}
+
+/** Graph ids are GUIDs; anything a RowKey cannot hold (or a query could misread) is refused. */
+function isValidKey(id: string): boolean {
+  return id.length > 0 && id.length <= 256 && /^[A-Za-z0-9._@-]+$/.test(id);
+}
+
+function userPartition(id: string): string {
+  return `${USER_PREFIX}${id.slice(0, 2).toLowerCase()}`;
+}
+
+function wordPartition(word: string): string {
+  return `${WORD_PREFIX}${[...word].slice(0, WORD_PARTITION_LETTERS).join('')}`;
+}
+
+/** The partitions that can hold words starting with `prefix`: one, or a range for a short prefix. */
+function wordPartitionFilter(prefix: string): string {
+  if ([...prefix].length >= WORD_PARTITION_LETTERS) return `PartitionKey eq '${wordPartition(prefix)}'`;
+  return partitionRange(`${WORD_PREFIX}${prefix}`);
+}
+
+function partitionRange(prefix: string): string {
+  return `PartitionKey ge '${prefix}' and PartitionKey lt '${prefixUpperBound(prefix)}'`;
+}
+
+/** The query's words; an address counts by its part before `@`, as addresses are indexed. */
+function queryWords(query: string): string[] {
+  const terms = query.split(/\s+/).map((term) => (term.includes('@') ? term.slice(0, term.indexOf('@')) : term));
+  return [...new Set(terms.flatMap((term) => searchWords(term)))];
+}
+
+/** The indexed words of a user: every searchable field, addresses without their domain. */
+function userWords(user: DirectoryUser): string[] {
+  const words = SEARCHABLE.flatMap((field) => {
+    const value = user[field];
+    if (value && (field === 'mail' || field === 'userPrincipalName')) return searchWords(value.split('@')[0]);
+    return searchWords(value);
+  });
+  return [...new Set(words)];
+}
+
+const MAX_TIME = 9_999_999_999_999;
+const MAX_SECONDS = 9_999_999_999;
+
+function addressKey(address: string): { partitionKey: string; hash: string } {
+  const hash = createHash('sha256').update(address.trim().toLowerCase(), 'utf8').digest('hex');
+  return { partitionKey: `${ADDRESS_PREFIX}${hash.slice(0, 2)}`, hash };
+}
+
+function addressRows(user: DirectoryUser): { partitionKey: string; rowKey: string; i: string }[] {
+  const keys = [user.mail, user.userPrincipalName].filter((a): a is string => !!a).map(addressKey);
+  const distinct = new Map(keys.map((key) => [key.hash, key]));
+  return [...distinct.values()].map(({ partitionKey, hash }) => ({ partitionKey, rowKey: `${hash} ${user.id}`, i: user.id }));
+}
+
+function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: string; [key: string]: unknown }[] {
+  const addresses = addressRows(user);
+  if (!user.accountEnabled) return addresses;
+  const data = JSON.stringify(user);
+  const words = userWords(user);
+  const sortName = searchWords(user.displayName).join(' ').slice(0, 100);
+  const department = foldText((user.department ?? '').trim());
+  const rows = words.map((word) => ({
+    partitionKey: wordPartition(word),
+    rowKey: `${word} ${sortName} ${user.id}`,
+    u: data,
+    w: words.join(' '),
+    d: department,
+  }));
+  const parsed = Date.parse(user.lastChanged);
+  const changedAt = Number.isFinite(parsed) ? parsed : 0;
+  const invertedMs = String(MAX_TIME - changedAt).padStart(13, '0');
+  const invertedSecond = String(MAX_SECONDS - Math.floor(changedAt / 1000)).padStart(10, '0');
+  // Users changed in the same second (a full sync) spread over a few partitions, still newest first.
+  const bucket = user.id.charAt(0).toLowerCase();
+  return [...rows, ...addresses, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
+}
+
+function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {
+  return { partitionKey: userPartition(user.id), rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
+}
+
+/**
+ * Point reads, in parallel: the cheapest Table storage operation, and the only one whose cost does not
+ * grow with the partition (a filter of `RowKey eq … or …` is answered by scanning the partition).
+ */
+async function readUserRows(table: TableClient, ids: readonly string[]): Promise<Map<string, UserRow>> {
+  const rows = new Map<string, UserRow>();
+  await forEachLimited(ids, PARALLEL_READS, async (id) => {
+    try {
+      const entity = await table.getEntity<{ data: string; derived: string }>(userPartition(id), id);
+      const user = parseUser(entity.data);
+      if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
+    } catch (err) {
+      if (storageStatus(err) !== 404) throw err;
+    }
+  });
+  return rows;
+}
+
+/** Operations grouped by partition, 100 to a transaction, several partitions in parallel. */
+async function submitGrouped(table: TableClient, actions: readonly TransactionAction[]): Promise<void> {
+  const byPartition = new Map<string, Map<string, TransactionAction>>();
+  for (const action of actions) {
+    const { partitionKey, rowKey } = action[1];
+    const partition = byPartition.get(partitionKey) ?? new Map<string, TransactionAction>();
+    partition.set(rowKey, action); // a transaction may touch a row once; the last action wins
+    byPartition.set(partitionKey, partition);
+  }
+  const batches: TransactionAction[][] = [];
+  for (const partition of byPartition.values()) {
+    const list = [...partition.values()];
+    for (let i = 0; i < list.length; i += TRANSACTION_LIMIT) batches.push(list.slice(i, i + TRANSACTION_LIMIT));
+  }
+  await forEachLimited(batches, PARALLEL_WRITES, (batch) => submitBatch(table, batch));
+}
+
+async function submitBatch(table: TableClient, batch: TransactionAction[]): Promise<void> {
+  try {
+    await table.submitTransaction(batch);
+  } catch (err) {
+    // A delete of a row that is already gone fails the whole transaction; replay it one by one,
+    // treating "already gone" as done (the change is being applied a second time).
+    if (storageStatus(err) !== 404) throw err;
+    await forEachLimited(batch, PARALLEL_WRITES, async (action) => {
+      if (action[0] === 'delete') {
+        await table.deleteEntity(action[1].partitionKey, action[1].rowKey).catch((e: unknown) => {
+          if (storageStatus(e) !== 404) throw e;
+        });
+      } else if (action[0] === 'upsert') {
+        await table.upsertEntity(action[1], 'Replace');
+      }
+    });
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Values
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** A Graph user object (with `$select`) as a DirectoryUser; `base` supplies properties it lacks. */
+function toDirectoryUser(record: Record<string, unknown>, base: DirectoryUser | undefined, now: Date): DirectoryUser | undefined {
+  const id = text(record.id);
+  if (!id) return undefined;
+  const has = (key: string): boolean => Object.prototype.hasOwnProperty.call(record, key);
+  const user: DirectoryUser = {
+    id,
+    displayName: has('displayName') ? (text(record.displayName) ?? '') : (base?.displayName ?? ''),
+    businessPhones: has('businessPhones')
+      ? Array.isArray(record.businessPhones)
+        ? record.businessPhones.filter((p): p is string => typeof p === 'string')
+        : []
+      : (base?.businessPhones ?? []),
+    // Graph omits accountEnabled only when it was not selected; an unknown user is taken as enabled.
+    accountEnabled: has('accountEnabled') ? record.accountEnabled !== false : (base?.accountEnabled ?? true),
+    lastChanged: now.toISOString(),
+  };
+  for (const field of OPTIONAL_TEXT) {
+    const value = has(field) ? text(record[field]) : base?.[field];
+    if (value !== undefined) user[field] = value;
+  }
+  return user;
+}
+
+function parseUser(json: string | undefined): DirectoryUser | undefined {
+  if (!json) return undefined;
+  try {
+    const value = JSON.parse(json) as unknown;
+    return isRecord(value) && typeof value.id === 'string' ? (value as unknown as DirectoryUser) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseKeys(json: string | undefined): RowKeyPair[] {
+  try {
+    const value = JSON.parse(json ?? '[]') as unknown;
+    return Array.isArray(value)
+      ? value.filter((k): k is RowKeyPair => Array.isArray(k) && typeof k[0] === 'string' && typeof k[1] === 'string')
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Equal apart from lastChanged. */
+function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
+  return JSON.stringify({ ...a, lastChanged: '' }) === JSON.stringify({ ...b, lastChanged: '' });
+}
+
+function sameKeys(a: readonly RowKeyPair[], b: readonly RowKeyPair[]): boolean {
+  const flat = (keys: readonly RowKeyPair[]): string => keys.map((k) => `${k[0]}\n${k[1]}`).sort().join('\n');
+  return flat(a) === flat(b);
+}
+
+// Made on first search, not at load: the first Intl object of a process costs milliseconds of cold start.
+let collator: Intl.Collator | undefined;
+
+function byDisplayName(a: DirectoryUser, b: DirectoryUser): number {
+  collator ??= new Intl.Collator('en', { sensitivity: 'base', numeric: true });
+  return collator.compare(a.displayName, b.displayName) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function normalisePage(page: Page): Page {
+  const skip = Number.isFinite(page.skip) ? Math.max(0, Math.floor(page.skip)) : 0;
+  const count = Number.isFinite(page.count) ? Math.max(0, Math.min(SEARCH_PAGE, Math.floor(page.count))) : 0;
+  return { skip, count };
+}

@@ -1,0 +1,43 @@
+import type { InvocationContext } from '@azure/functions';
+
+import { featureConfig } from '../config/settings';
+import { ensureError, NotConfiguredError } from '../core/errors';
+import { graphClient } from '../clients/graph-client';
+import { runDeltaSync } from './delta';
+import { ensureSubscription } from './subscriptions';
+import { logEvent } from '../core/log';
+
+/**
+ * The timer's work: make sure the subscription exists and is renewed, then run the delta sync (full when
+ * never synced or a resync is owed, otherwise a catch-up). The sync runs even when the subscription step
+ * failed (delta is the backstop for lost notifications); the first failure is thrown at the end so that
+ * the run shows as failed.
+ */
+export async function maintainGraphSubscription(context: InvocationContext): Promise<void> {
+  let config;
+  try {
+    config = featureConfig('graphSubscription');
+  } catch (err) {
+    if (!(err instanceof NotConfiguredError)) throw err;
+    logEvent(context, 'error', 'feature.notConfigured', { feature: err.feature, settings: err.settings });
+    return;
+  }
+  const client = await graphClient(config);
+  let failure: Error | undefined;
+  try {
+    const outcome = await ensureSubscription(client, config);
+    logEvent(context, 'info', 'graph.subscription.ensured', { ...outcome });
+  } catch (err) {
+    failure = ensureError(err);
+    logEvent(context, 'error', 'graph.subscription.failed', { error: failure.message });
+  }
+  try {
+    const outcome = await runDeltaSync(client, config.baseUrl);
+    logEvent(context, 'info', 'graph.delta.synced', { trigger: 'timer', ...outcome });
+  } catch (err) {
+    const error = ensureError(err);
+    failure ??= error;
+    logEvent(context, 'error', 'graph.delta.failed', { error: error.message });
+  }
+  if (failure) throw failure;
+}

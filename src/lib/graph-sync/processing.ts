@@ -1,0 +1,114 @@
+import type { InvocationContext } from '@azure/functions';
+
+import { featureConfig, isGuid } from '../config/settings';
+import { applyUserChanges } from '../directory/directory';
+import { graphClient } from '../clients/graph-client';
+import { runDeltaSync } from './delta';
+import { isLifecycleEvent, type LifecycleEvent, type LifecycleNotice, type NotificationQueueMessage } from './notifications';
+import { requestResync } from './state';
+import { ensureSubscription, reauthorize } from './subscriptions';
+import { fetchUsersByIds } from './users';
+import { isRecord } from '../core/http';
+import { logEvent } from '../core/log';
+import { decodeQueueMessage } from '../clients/storage';
+
+/**
+ * `processNotifications`: one queue message at a time. User changes: the ids are fetched from Graph in
+ * bulk and the fetched state is applied (a fetch returns the current state, so duplicates, replays and
+ * out-of-order deliveries all converge; a user the fetch does not return, `deleted` ones included, leaves
+ * the directory). Lifecycle events: renew, re-create then resync, resync. Any failure is thrown after the
+ * retry budget, so the host retries the message and finally moves it to the poison queue; nothing is
+ * acknowledged that was not applied.
+ */
+
+class MalformedQueueMessageError extends Error {
+  constructor(reason: string) {
+    super(`not a notification queue message: ${reason}`);
+    this.name = 'MalformedQueueMessageError';
+  }
+}
+
+/** The trigger hands over parsed JSON; a message written by hand may arrive as a string. */
+function parseQueueMessage(message: unknown): NotificationQueueMessage {
+  let value = message;
+  if (typeof message === 'string') {
+    try {
+      value = JSON.parse(message) as unknown;
+    } catch {
+      try {
+        value = decodeQueueMessage(message);
+      } catch {
+        throw new MalformedQueueMessageError('not JSON');
+      }
+    }
+  }
+  if (!isRecord(value)) throw new MalformedQueueMessageError('not an object');
+  switch (value.type) {
+    case 'userChanges': {
+      const ids = value.userIds;
+      if (!Array.isArray(ids) || !ids.every((id): id is string => typeof id === 'string' && isGuid(id))) {
+        throw new MalformedQueueMessageError('userIds must be GUIDs');
+      }
+      return { type: 'userChanges', userIds: ids };
+    }
+    case 'lifecycle': {
+      const events = value.events;
+      const valid = (e: unknown): e is LifecycleNotice =>
+        isRecord(e) && typeof e.subscriptionId === 'string' && isLifecycleEvent(e.lifecycleEvent);
+      if (!Array.isArray(events) || !events.every(valid)) throw new MalformedQueueMessageError('bad lifecycle events');
+      return { type: 'lifecycle', events };
+    }
+    default:
+      throw new MalformedQueueMessageError('unknown type');
+  }
+}
+
+export async function processNotificationMessage(message: unknown, context: InvocationContext): Promise<void> {
+  const parsed = parseQueueMessage(message);
+  if (parsed.type === 'userChanges') await applyUserNotifications(parsed.userIds, context);
+  else await handleLifecycleEvents(parsed.events, context);
+}
+
+async function applyUserNotifications(userIds: readonly string[], context: InvocationContext): Promise<void> {
+  const client = await graphClient(featureConfig('graphApi'));
+  const { found, missing, requests, throttled } = await fetchUsersByIds(client, userIds);
+  await applyUserChanges([
+    ...found.map((user) => ({ kind: 'replace' as const, user })),
+    ...missing.map((id) => ({ kind: 'remove' as const, id })),
+  ]);
+  logEvent(context, 'info', 'graph.users.applied', {
+    ids: userIds.length,
+    updated: found.length,
+    removed: missing.length,
+    graphRequests: requests,
+    graphThrottled: throttled,
+  });
+}
+
+async function handleLifecycleEvents(events: readonly LifecycleNotice[], context: InvocationContext): Promise<void> {
+  const config = featureConfig('graphSubscription');
+  const client = await graphClient(config);
+  const of = (event: LifecycleEvent): string[] => [
+    ...new Set(events.filter((e) => e.lifecycleEvent === event).map((e) => e.subscriptionId)),
+  ];
+  for (const subscriptionId of of('reauthorizationRequired')) {
+    const outcome = await reauthorize(client, config, subscriptionId);
+    logEvent(context, 'info', 'graph.lifecycle.reauthorized', { subscriptionId, action: outcome.action, newSubscriptionId: outcome.subscriptionId });
+  }
+  const removed = of('subscriptionRemoved');
+  if (removed.length > 0) {
+    await requestResync();
+    const outcome = await ensureSubscription(client, config);
+    logEvent(context, 'info', 'graph.lifecycle.subscriptionRemoved', { subscriptionIds: removed, action: outcome.action, newSubscriptionId: outcome.subscriptionId });
+  }
+  const missed = of('missed');
+  if (missed.length > 0) {
+    await requestResync();
+    logEvent(context, 'info', 'graph.lifecycle.missed', { subscriptionIds: missed });
+  }
+  if (removed.length > 0 || missed.length > 0) {
+    const outcome = await runDeltaSync(client, config.baseUrl);
+    // A sync already running started before this request; the owed resync stays recorded for the next run.
+    logEvent(context, 'info', 'graph.delta.synced', { trigger: 'lifecycle', ...outcome });
+  }
+}

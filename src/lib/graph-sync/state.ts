@@ -1,0 +1,167 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+import { isRecord } from '../core/http';
+import { storageStatus, tableClient } from '../clients/storage';
+
+/**
+ * The Graph pipeline's own state, one table row each, every update guarded by the row's ETag:
+ *
+ * - `sync`: the stored delta link; resync requests and the last request a full sync covered (a resync is
+ *   owed while `resyncRequested > resyncDone`, so a request that arrives during a sync is never lost);
+ *   and the sync lease, so that two syncs never work from the same delta link.
+ * - `subscription`: the id of the subscription this app made and a fingerprint of the clientState it was
+ *   made with (Graph never returns clientState, and a subscription made with an older secret would
+ *   deliver notifications that are all rejected, so it has to be replaced).
+ */
+const STATE_TABLE = 'graphstate';
+const PARTITION = 'graph';
+
+export interface SyncState {
+  deltaLink?: string;
+  resyncRequested: number;
+  resyncDone: number;
+  leaseId?: string;
+  leaseUntil?: number;
+  lastSyncAt?: string;
+  lastFullSyncAt?: string;
+}
+
+export interface SubscriptionState {
+  subscriptionId?: string;
+  clientStateFingerprint?: string;
+}
+
+interface Row<T> {
+  value: T;
+  etag?: string;
+}
+
+export function clientStateFingerprint(clientState: string): string {
+  return createHash('sha256').update('graph-subscription-client-state\n').update(clientState).digest('base64url');
+}
+
+async function readRow(rowKey: string): Promise<Row<Record<string, unknown>>> {
+  const table = await tableClient(STATE_TABLE);
+  try {
+    const entity = await table.getEntity<{ json: string }>(PARTITION, rowKey);
+    const parsed = JSON.parse(entity.json) as unknown;
+    return { value: isRecord(parsed) ? parsed : {}, etag: entity.etag };
+  } catch (err) {
+    if (storageStatus(err) === 404) return { value: {} };
+    throw err;
+  }
+}
+
+/** Writes `value` if the row is still as read (`etag`), or absent when it was; false on a lost race. */
+async function writeRow(rowKey: string, value: object, etag: string | undefined): Promise<boolean> {
+  const table = await tableClient(STATE_TABLE);
+  const entity = { partitionKey: PARTITION, rowKey, json: JSON.stringify(value) };
+  try {
+    if (etag === undefined) await table.createEntity(entity);
+    else await table.updateEntity(entity, 'Replace', { etag });
+    return true;
+  } catch (err) {
+    const status = storageStatus(err);
+    if (status === 409 || status === 412) return false;
+    throw err;
+  }
+}
+
+function toSyncState(value: Record<string, unknown>): SyncState {
+  const state: SyncState = {
+    resyncRequested: typeof value.resyncRequested === 'number' ? value.resyncRequested : 0,
+    resyncDone: typeof value.resyncDone === 'number' ? value.resyncDone : 0,
+  };
+  if (typeof value.deltaLink === 'string') state.deltaLink = value.deltaLink;
+  if (typeof value.leaseId === 'string') state.leaseId = value.leaseId;
+  if (typeof value.leaseUntil === 'number') state.leaseUntil = value.leaseUntil;
+  if (typeof value.lastSyncAt === 'string') state.lastSyncAt = value.lastSyncAt;
+  if (typeof value.lastFullSyncAt === 'string') state.lastFullSyncAt = value.lastFullSyncAt;
+  return state;
+}
+
+export async function readSyncState(): Promise<SyncState> {
+  return toSyncState((await readRow('sync')).value);
+}
+
+/**
+ * Read-modify-write of the sync row, retried on ETag conflicts. `change` returns the new state, or
+ * undefined to leave the row as it is (its result is then undefined too).
+ */
+async function updateSyncState(change: (state: SyncState) => SyncState | undefined): Promise<SyncState | undefined> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const row = await readRow('sync');
+    const next = change(toSyncState(row.value));
+    if (!next) return undefined;
+    if (await writeRow('sync', next, row.etag)) return next;
+  }
+  throw new Error('the Graph sync state kept changing under this update');
+}
+
+/** Records that a full resync is owed (lifecycle `missed`, a re-created subscription). */
+export async function requestResync(): Promise<void> {
+  await updateSyncState((state) => ({ ...state, resyncRequested: state.resyncRequested + 1 }));
+}
+
+export function resyncOwed(state: SyncState): boolean {
+  return state.deltaLink === undefined || state.resyncRequested > state.resyncDone;
+}
+
+/**
+ * Takes the sync lease for `ttlMs` unless another holder's lease is still running; returns the lease id,
+ * or undefined when another sync holds it.
+ */
+export async function acquireSyncLease(ttlMs: number, now = Date.now()): Promise<string | undefined> {
+  const leaseId = randomUUID();
+  const taken = await updateSyncState((state) =>
+    state.leaseId && (state.leaseUntil ?? 0) > now ? undefined : { ...state, leaseId, leaseUntil: now + ttlMs },
+  );
+  return taken ? leaseId : undefined;
+}
+
+class LeaseLostError extends Error {
+  constructor() {
+    super('the Graph sync lease was taken over by another run');
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** Changes the sync row only while `leaseId` still holds the lease; throws LeaseLostError otherwise. */
+export async function updateUnderLease(leaseId: string, change: (state: SyncState) => SyncState): Promise<SyncState> {
+  let lost = false;
+  const next = await updateSyncState((state) => {
+    if (state.leaseId !== leaseId) {
+      lost = true;
+      return undefined;
+    }
+    return change(state);
+  });
+  if (lost || !next) throw new LeaseLostError();
+  return next;
+}
+
+export async function releaseSyncLease(leaseId: string): Promise<void> {
+  await updateSyncState((state) => {
+    if (state.leaseId !== leaseId) return undefined;
+    const released = { ...state };
+    delete released.leaseId;
+    delete released.leaseUntil;
+    return released;
+  });
+}
+
+export async function readSubscriptionState(): Promise<SubscriptionState> {
+  const { value } = await readRow('subscription');
+  const state: SubscriptionState = {};
+  if (typeof value.subscriptionId === 'string') state.subscriptionId = value.subscriptionId;
+  if (typeof value.clientStateFingerprint === 'string') state.clientStateFingerprint = value.clientStateFingerprint;
+  return state;
+}
+
+export async function writeSubscriptionState(state: SubscriptionState): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const row = await readRow('subscription');
+    if (await writeRow('subscription', state, row.etag)) return;
+  }
+  throw new Error('the Graph subscription state kept changing under this update');
+}

@@ -1,0 +1,119 @@
+import type { Client } from '@microsoft/microsoft-graph-client';
+
+import { isRecord } from '../core/http';
+import { USER_SELECT } from '../directory/directory';
+import { graphFailure, isRetryable, parseRetryAfter, RetryBudget, type RetryPolicy, withoutSdkRetry, DEFAULT_RETRY_POLICY } from '../clients/graph-retry';
+
+/**
+ * Bulk fetch of users by id with only `User.Read.All`: one JSON `$batch` carries up to 20 requests, each
+ * `GET /users?$filter=id in (…15 ids…)&$select=…` (15 is Graph's limit of values in a filter), so one
+ * Graph request fetches up to 300 users. (`POST /directoryObjects/getByIds` would take 1,000 ids a call
+ * but needs `Directory.Read.All`.) Throttled or failed parts of a batch are sent again, alone, after the
+ * longest `Retry-After` among them, within the retry budget.
+ *
+ * A user that the answer does not contain is gone: deleted (soft deletion included) or never existed.
+ */
+const IDS_PER_FILTER = 15;
+const REQUESTS_PER_BATCH = 20;
+
+export interface FetchedUsers {
+  found: Record<string, unknown>[];
+  missing: string[];
+  /** Graph HTTP requests made (for the bench and the logs). */
+  requests: number;
+  /** Requests or batch parts Graph answered 429 (for the logs: throttling is worth watching). */
+  throttled: number;
+}
+
+interface BatchPart {
+  id: string;
+  ids: string[];
+}
+
+export async function fetchUsersByIds(
+  client: Client,
+  ids: readonly string[],
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+): Promise<FetchedUsers> {
+  // Graph ids are GUIDs, which it writes in lower case; compared that way, a user is never taken for gone.
+  const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
+  let pending: BatchPart[] = [];
+  for (let i = 0; i < unique.length; i += IDS_PER_FILTER) {
+    pending.push({ id: String(pending.length + 1), ids: unique.slice(i, i + IDS_PER_FILTER) });
+  }
+  const found = new Map<string, Record<string, unknown>>();
+  const budget = new RetryBudget(policy);
+  let requests = 0;
+  let throttled = 0;
+
+  while (pending.length > 0) {
+    const retry: BatchPart[] = [];
+    let waitMs: number | undefined;
+    let lastError: unknown;
+    for (let i = 0; i < pending.length; i += REQUESTS_PER_BATCH) {
+      const parts = pending.slice(i, i + REQUESTS_PER_BATCH);
+      requests++;
+      let responses: unknown[];
+      try {
+        const request = await withoutSdkRetry(client.api('/$batch'));
+        const answer = (await request.post({ requests: parts.map(toBatchRequest) })) as unknown;
+        responses = isRecord(answer) && Array.isArray(answer.responses) ? answer.responses : [];
+      } catch (err) {
+        const failure = graphFailure(err);
+        if (!isRetryable(failure.status)) throw err;
+        if (failure.status === 429) throttled++;
+        lastError = err;
+        retry.push(...parts);
+        waitMs = maxOf(waitMs, failure.retryAfterMs);
+        continue;
+      }
+      for (const part of parts) {
+        const response = responses.find((r) => isRecord(r) && String(r.id) === part.id);
+        const status = isRecord(response) && typeof response.status === 'number' ? response.status : -1;
+        if (status >= 200 && status < 300 && isRecord(response) && isRecord(response.body)) {
+          const value = response.body.value;
+          for (const user of Array.isArray(value) ? value : []) {
+            if (isRecord(user) && typeof user.id === 'string') found.set(user.id.toLowerCase(), user);
+          }
+        } else if (isRetryable(status)) {
+          if (status === 429) throttled++;
+          retry.push(part);
+          lastError = new BatchPartError(status);
+          const headers = isRecord(response) && isRecord(response.headers) ? response.headers : {};
+          waitMs = maxOf(waitMs, parseRetryAfter(new Headers(stringHeaders(headers)).get('Retry-After')));
+        } else {
+          throw new BatchPartError(status);
+        }
+      }
+    }
+    if (retry.length > 0 && !(await budget.waitBeforeRetry(waitMs))) throw lastError;
+    pending = retry;
+  }
+  return { found: [...found.values()], missing: unique.filter((id) => !found.has(id)), requests, throttled };
+}
+
+class BatchPartError extends Error {
+  constructor(readonly statusCode: number) {
+    super(`Graph answered ${statusCode} to part of a $batch`);
+    this.name = 'BatchPartError';
+  }
+}
+
+function toBatchRequest(part: BatchPart): { id: string; method: 'GET'; url: string } {
+  const filter = `id in (${part.ids.map((id) => `'${id.replace(/'/g, "''")}'`).join(',')})`;
+  return {
+    id: part.id,
+    method: 'GET',
+    url: `/users?$filter=${encodeURIComponent(filter)}&$select=${USER_SELECT.join(',')}`,
+  };
+}
+
+function maxOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+}
+
+function stringHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (typeof value === 'string') out[name] = value;
+  return out;
+}

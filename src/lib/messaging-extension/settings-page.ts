@@ -1,0 +1,38 @@
+import type { HttpResponseInit } from '@azure/functions';
+
+import { MAX_DEPARTMENT_LENGTH } from './store';
+import { escapeHtml, htmlPage } from './html-page';
+
+/**
+ * The settings page Teams opens for `type: config`: one department filter for people search. Saving
+ * hands `JSON.stringify({ department })` to `microsoftTeams.authentication.notifySuccess`, which Teams
+ * passes on as the `composeExtension/setting` invoke's `value.state`.
+ */
+export function settingsPage(currentDepartment: string): HttpResponseInit {
+  return htmlPage({
+    title: 'People search settings',
+    body: [
+      '<h1>People search settings</h1>',
+      '<form id="settings">',
+      '<label for="department">Show only people in this department (leave empty for everyone)</label>',
+      `<input id="department" name="department" maxlength="${MAX_DEPARTMENT_LENGTH}" autocomplete="off" value="${escapeHtml(
+        currentDepartment.slice(0, MAX_DEPARTMENT_LENGTH),
+      )}">`,
+      '<br><button type="submit">Save</button>',
+      '</form>',
+      '<p id="status" role="status"></p>',
+    ].join('\n'),
+    script: `
+var form = document.getElementById('settings');
+var status = document.getElementById('status');
+var ready = microsoftTeams.app.initialize();
+ready.catch(function () { status.textContent = 'Open these settings from Microsoft Teams.'; });
+form.addEventListener('submit', function (event) {
+  event.preventDefault();
+  var department = document.getElementById('department').value.trim();
+  ready.then(function () {
+    microsoftTeams.authentication.notifySuccess(JSON.stringify({ department: department }));
+  });
+});`,
+  });
+}
