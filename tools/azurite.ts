@@ -8,6 +8,7 @@ const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I
 
 export interface RunningAzurite {
   connectionString: string;
+  pid: number;
   ports: { blob: number; queue: number; table: number };
   stop(): Promise<void>;
 }
@@ -34,7 +35,7 @@ export function connectionStringFor(ports: RunningAzurite['ports']): string {
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
   const ports = options.ports ?? { blob: 0, queue: 0, table: 0 };
   const args = [
-    require.resolve('azurite/dist/src/azurite.js'),
+    require.resolve('./azurite-child'),
     '--blobPort', String(ports.blob),
     '--queuePort', String(ports.queue),
     '--tablePort', String(ports.table),
@@ -43,7 +44,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     '--silent',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
   ];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is a pipe the child watches: it exits when this process does, however this process ends.
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const seen: Partial<Record<'blob' | 'queue' | 'table', number>> = {};
   const output: string[] = [];
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -61,6 +63,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const running = { blob: seen.blob as number, queue: seen.queue as number, table: seen.table as number };
   return {
     ports: running,
+    pid: child.pid as number,
     connectionString: connectionStringFor(running),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

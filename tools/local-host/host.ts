@@ -24,7 +24,37 @@ import { type HostSettings, readHostSettings } from './settings';
 export interface LocalHostOptions {
   appDir: string;
   port: number;
+  /** Interface to listen on: loopback unless told otherwise (the local host checks no function keys). */
+  host?: string;
   log?: (line: string) => void;
+}
+
+/** What the admin API reads of a body at most (its `{"input": "..."}` is a queue message, 64 KB). */
+const MAX_ADMIN_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The request target as a path the host can route: origin-form only (RFC 9112 section 3.2.1), every
+ * segment decodable, no `.` or `..` segment (raw or percent-encoded) that could climb out of a route.
+ * Anything else is the client's error, answered 400 and never forwarded.
+ */
+export function routablePath(target: string | undefined): { pathname: string; search: string } | undefined {
+  if (!target || !target.startsWith('/') || target.startsWith('//')) return undefined;
+  const queryAt = target.indexOf('?');
+  const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+  const search = queryAt === -1 ? '' : target.slice(queryAt);
+  if (/[^\x21-\x7e]/.test(target) || pathname.includes('\\')) return undefined;
+  for (const segment of pathname.split('/')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+    if (decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\') || !decoded.isWellFormed()) {
+      return undefined;
+    }
+  }
+  return { pathname, search };
 }
 
 interface HttpFunction {
@@ -56,6 +86,8 @@ export function resolveSetting(value: string, env: NodeJS.ProcessEnv = process.e
     return resolved;
   });
 }
+
+const LOOPBACK = '127.0.0.1';
 
 function closeServer(server: http.Server | undefined): Promise<void> {
   return new Promise((done) => {
@@ -108,7 +140,8 @@ export class LocalHost {
   }
 
   get url(): string {
-    return `http://localhost:${this.port}`;
+    const host = this.options.host ?? LOOPBACK;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
   }
 
   describe(): string[] {
@@ -266,13 +299,18 @@ export class LocalHost {
     this.server = http.createServer((req, res) => {
       void this.track(this.serve(req, res)).catch((err: unknown) => {
         this.log(`[host] request failed: ${err instanceof Error ? err.message : String(err)}`);
-        if (!res.headersSent) res.writeHead(500).end();
+        if (!res.headersSent) res.writeHead(500, { connection: 'close' }).end();
         else res.destroy();
       });
     });
+    // A malformed request line or header is answered 400 by Node and the socket closed, never a crash.
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
     return new Promise((done, fail) => {
       this.server?.once('error', fail);
-      this.server?.listen(this.options.port, () => {
+      this.server?.listen(this.options.port, this.options.host ?? LOOPBACK, () => {
         this.port = (this.server?.address() as AddressInfo).port;
         done();
       });
@@ -280,23 +318,31 @@ export class LocalHost {
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const target = routablePath(req.url);
+    if (!target) {
+      req.resume();
+      res.writeHead(400, { connection: 'close' }).end();
+      return;
+    }
     const method = (req.method ?? 'GET').toUpperCase();
-    const admin = /^\/admin\/functions\/([^/]+)\/?$/.exec(url.pathname);
+    const admin = /^\/admin\/functions\/([^/]+)\/?$/.exec(target.pathname);
     if (admin && method === 'POST') return this.serveAdmin(decodeURIComponent(admin[1] ?? ''), req, res);
 
     const prefix = this.settings.routePrefix ? `/${this.settings.routePrefix}` : '';
-    if (prefix && !url.pathname.toLowerCase().startsWith(`${prefix.toLowerCase()}/`) && url.pathname !== prefix) {
+    const { pathname } = target;
+    if (prefix && !pathname.toLowerCase().startsWith(`${prefix.toLowerCase()}/`) && pathname !== prefix) {
+      req.resume();
       res.writeHead(404).end();
       return;
     }
-    const path = url.pathname.slice(prefix.length);
+    const path = pathname.slice(prefix.length);
     for (const fn of this.http) {
       const match = fn.route.match(path);
       if (!match || !fn.methods.includes(method)) continue;
-      return this.serveHttp(fn, match.params, req, res);
+      return this.serveHttp(fn, match.params, target, req, res);
     }
     // Azure answers 404 for a route whose methods do not include the request's.
+    req.resume();
     res.writeHead(404).end();
   }
 
@@ -307,10 +353,15 @@ export class LocalHost {
   private async serveHttp(
     fn: HttpFunction,
     params: Record<string, string>,
+    target: { pathname: string; search: string },
     req: http.IncomingMessage,
     res: http.ServerResponse,
   ): Promise<void> {
     if (!this.proxyUri) throw new Error('the app must call app.setup({ enableHttpStream: true })');
+    // Always the library's proxy: only the path and query come from the request.
+    const forward = new URL(this.proxyUri);
+    forward.pathname = target.pathname;
+    forward.search = target.search;
     const invocationId = randomUUID();
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(req.headers)) {
@@ -318,12 +369,15 @@ export class LocalHost {
     }
     const triggerMetadata: Record<string, RpcTypedData> = {
       Headers: { json: JSON.stringify(headers) },
-      Query: { json: JSON.stringify(Object.fromEntries(new URL(req.url ?? '/', 'http://x').searchParams)) },
+      Query: { json: JSON.stringify(Object.fromEntries(new URLSearchParams(target.search))) },
     };
     for (const [key, value] of Object.entries(params)) triggerMetadata[key] = { string: value };
 
-    const proxied = http.request(new URL(req.url ?? '/', this.proxyUri), {
+    const proxied = http.request(forward, {
       method: req.method,
+      // One connection per request: an exchange the handler cut short never leaves a half-read
+      // connection in a pool for the next request to stall on.
+      agent: false,
       headers: {
         ...req.headers,
         'x-ms-invocation-id': invocationId,
@@ -349,6 +403,8 @@ export class LocalHost {
       });
       proxied.once('error', fail);
     });
+    // Settled here too, so a proxy failure before the invocation ends is never an unhandled rejection.
+    response.catch(() => undefined);
     req.pipe(proxied);
     const invocation = this.invoke(
       fn.fn,
@@ -362,7 +418,6 @@ export class LocalHost {
       // A failed invocation is a 500, as in Azure; the proxy never answers it.
       proxied.destroy();
       req.unpipe(proxied);
-      response.catch(() => undefined);
       if (!res.headersSent) res.writeHead(500, { connection: 'close' }).end();
       else res.destroy();
       return;
@@ -373,7 +428,16 @@ export class LocalHost {
   /** Core Tools' admin API: `POST /admin/functions/{name}` with `{"input": "..."}` runs a function now. */
   private async serveAdmin(name: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_ADMIN_BODY_BYTES) {
+        res.writeHead(413, { connection: 'close' }).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk as Buffer);
+    }
     let input = '';
     try {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { input?: unknown };

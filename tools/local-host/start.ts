@@ -9,7 +9,9 @@ import { loadLocalSettings } from './settings';
 
 /**
  * `npm start`: runs the app on port 7071 (or `--port N`) with Azurite, under Azure Functions Core Tools
- * when `func` is on the PATH, otherwise under this project's local host. `--local-host` forces the latter.
+ * when `func` is on the PATH, otherwise under this project's local host. `--local-host` forces the latter;
+ * `--host ADDRESS` makes the local host listen on another interface than loopback (with a warning).
+ * Azurite, when started here, ends with this process however it ends (see tools/azurite-child.ts).
  */
 
 const appDir = resolve(__dirname, '..', '..', '..');
@@ -66,7 +68,14 @@ async function main(): Promise<void> {
   }
 
   console.log('[start] Azure Functions Core Tools not found: running under the project\'s local host');
-  const host = new LocalHost({ appDir, port });
+  const listenOn = argument('--host');
+  if (listenOn && !['127.0.0.1', 'localhost', '::1'].includes(listenOn)) {
+    console.warn(
+      `[start] WARNING: listening on ${listenOn}, not only on loopback. The local host checks no function keys: ` +
+        'anyone who can reach this address can call createExpense, getExpense and the admin API.',
+    );
+  }
+  const host = new LocalHost({ appDir, port, ...(listenOn ? { host: listenOn } : {}) });
   await host.start();
   console.log(`[start] local host listening on ${host.url}\nFunctions:\n${host.describe().join('\n')}`);
   let stopping = false;

@@ -7,15 +7,25 @@ import { logEvent } from './log';
 
 /** Every HTTP endpoint refuses bodies over 1 MiB and never buffers more than that. */
 const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * What is read and dropped of an oversized body before answering 413: the Functions host's own cap on
+ * request bodies. Reading the rest (without keeping it) leaves the connection the request came on in a
+ * state to carry the next request; cancelling the stream instead stalls the pooled connection between
+ * the host and the worker's HTTP proxy.
+ */
+const MAX_DISCARDED_BYTES = 100 * 1024 * 1024;
 
 /**
- * Reads the body as the exact bytes sent, stopping as soon as it passes `limit` (the app runs with
- * HTTP streaming, so nothing beyond what is read here is buffered by the worker).
+ * Reads the body as the exact bytes sent, keeping at most `limit` (the app runs with HTTP streaming, so
+ * nothing beyond what is kept here is buffered by the worker).
  */
 export async function readBody(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(limit);
   const body = request.body;
+  if (Number.isFinite(declared) && declared > limit) {
+    if (body && declared <= MAX_DISCARDED_BYTES) await discard(body as ReadableStream<Uint8Array>);
+    throw new BodyTooLargeError(limit);
+  }
   if (!body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let total = 0;
@@ -24,25 +34,79 @@ export async function readBody(request: HttpRequest, limit = MAX_BODY_BYTES): Pr
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      const chunk = Buffer.from(value);
-      total += chunk.length;
-      if (total > limit) throw new BodyTooLargeError(limit);
-      chunks.push(chunk);
+      total += value.byteLength;
+      if (total > limit) {
+        reader.releaseLock();
+        await discard(body as ReadableStream<Uint8Array>, total);
+        throw new BodyTooLargeError(limit);
+      }
+      chunks.push(Buffer.from(value));
     }
   } finally {
-    // Cancel rather than drain what is left of an oversized body.
     await reader.cancel().catch(() => undefined);
   }
   return Buffer.concat(chunks, total);
 }
 
-/** Parses JSON from exactly the bytes given; malformed input is the caller's error. */
-export function parseJsonBytes(bytes: Buffer): unknown {
+/** Reads and drops the rest of a body, up to MAX_DISCARDED_BYTES in all; beyond that it is cancelled. */
+async function discard(body: ReadableStream<Uint8Array>, alreadyRead = 0): Promise<void> {
+  const reader = body.getReader();
+  let total = alreadyRead;
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      total += value.byteLength;
+      if (total > MAX_DISCARDED_BYTES) return;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Parses JSON from exactly the bytes given. Bytes that are not UTF-8, malformed JSON, and any string
+ * (value or key) that is not well-formed Unicode, such as an escaped lone surrogate `"\ud800"`, are the
+ * caller's error: nothing downstream has to handle text it could not store or send.
+ */
+export function parseJsonBytes(bytes: Buffer): unknown {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new BadRequestError('body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new BadRequestError('body is not valid JSON');
   }
+  const field = illFormedField(value, '');
+  if (field !== undefined) throw new BadRequestError(`${field || 'body'} is not valid Unicode text`, [field || 'body']);
+  return value;
+}
+
+/** The path (`approver`, `value[0].resource`) of the first string that is not well-formed Unicode. */
+function illFormedField(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = illFormedField(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (isRecord(value)) {
+    for (const [key, child] of Object.entries(value)) {
+      if (!key.isWellFormed()) return path || 'body';
+      const found = illFormedField(child, path ? `${path}.${key}` : key);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -53,7 +53,7 @@ after(async () => {
 
 async function create(body: unknown): Promise<HttpResponseInit> {
   const { context } = testContext('createExpense');
-  const raw = typeof body === 'string' ? body : JSON.stringify(body);
+  const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   return createExpense(httpRequest({ method: 'POST', url: 'http://localhost/api/expenses', body: raw }), context);
 }
 
@@ -261,6 +261,25 @@ describe('createExpense: repeated ids, validation and Graph failures', () => {
     assert.equal((await create('{not json')).status, 400);
     assert.equal(standIns.mails.length, before);
     for (const id of ['V1', 'V2', 'V3', 'V4', 'V5', 'V6', 'V7', 'V8']) assert.equal((await read(id)).status, 404);
+  });
+
+  test('text that is not well-formed Unicode is a 400 naming the field, and stores and mails nothing', async () => {
+    const before = standIns.mails.length;
+    // JSON.stringify writes a lone surrogate as the escape "\ud800", exactly what a careless client sends.
+    const cases: [string | Buffer, string[]][] = [
+      [JSON.stringify({ ...expense, id: 'U1', approver: 'bob\ud800@contoso.com' }), ['approver']],
+      [JSON.stringify({ ...expense, id: 'U2', description: 'Taxi \udfff' }), ['description']],
+      [JSON.stringify({ ...expense, id: 'U3', description: 'ok', extra: ['fine', 'bad \ud83d'] }), ['extra[1]']],
+      [Buffer.concat([Buffer.from(JSON.stringify({ ...expense, id: 'U4' }).slice(0, -1)), Buffer.from(',"x":"\xff\xfe"}', 'latin1')]), []],
+    ];
+    for (const [body, fields] of cases) {
+      const response = await create(body);
+      assert.equal(response.status, 400, body.toString());
+      const error = (response.jsonBody as { error: { fields?: string[] } }).error;
+      assert.deepEqual(error.fields ?? [], fields);
+    }
+    assert.equal(standIns.mails.length, before);
+    for (const id of ['U1', 'U2', 'U3', 'U4']) assert.equal((await read(id)).status, 404);
   });
 
   test('a body over 1 MiB is a 413 that stores and mails nothing', async () => {
