@@ -1,9 +1,23 @@
 import type { ReadableStream } from 'node:stream/web';
 
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { AppError, BadRequestError, BodyTooLargeError, ensureError, NotConfiguredError, UnauthenticatedError } from './errors';
-import { logEvent } from './log';
+import { type Logger, logEvent } from './log';
+
+/** What the feature code reads of an HTTP request (the Functions `HttpRequest` is one). */
+export interface InboundRequest {
+  readonly headers: { get(name: string): string | null };
+  readonly query: URLSearchParams;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
+/** What the feature code answers with (a Functions `HttpResponseInit`, as the handlers return it). */
+export interface HttpAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  jsonBody?: unknown;
+  body?: string;
+}
 
 /** Every HTTP endpoint refuses bodies over 1 MiB and never buffers more than that. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,17 +33,17 @@ const MAX_DISCARDED_BYTES = 100 * 1024 * 1024;
  * Reads the body as the exact bytes sent, keeping at most `limit` (the app runs with HTTP streaming, so
  * nothing beyond what is kept here is buffered by the worker).
  */
-export async function readBody(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<Buffer> {
+export async function readBody(request: InboundRequest, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length'));
   const body = request.body;
   if (Number.isFinite(declared) && declared > limit) {
-    if (body && declared <= MAX_DISCARDED_BYTES) await discard(body as ReadableStream<Uint8Array>);
+    if (body && declared <= MAX_DISCARDED_BYTES) await discard(body);
     throw new BodyTooLargeError(limit);
   }
   if (!body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let total = 0;
-  const reader = (body as ReadableStream<Uint8Array>).getReader();
+  const reader = (body).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -37,7 +51,7 @@ export async function readBody(request: HttpRequest, limit = MAX_BODY_BYTES): Pr
       total += value.byteLength;
       if (total > limit) {
         reader.releaseLock();
-        await discard(body as ReadableStream<Uint8Array>, total);
+        await discard(body, total);
         throw new BodyTooLargeError(limit);
       }
       chunks.push(Buffer.from(value));
@@ -126,10 +140,10 @@ export interface ErrorResponseOptions {
  */
 export function errorResponse(
   err: unknown,
-  context: InvocationContext,
+  context: Logger,
   feature: string,
   options: ErrorResponseOptions = {},
-): HttpResponseInit {
+): HttpAnswer {
   const error = ensureError(err);
   const headers = { 'Cache-Control': 'no-store', ...options.headers };
   if (!(error instanceof AppError)) {

@@ -1,11 +1,10 @@
-import type { InvocationContext } from '@azure/functions';
 
 import { featureConfig } from '../config/settings';
 import { ensureError, NotConfiguredError } from '../core/errors';
 import { graphClient } from '../clients/graph-client';
 import { runDeltaSync } from './delta';
 import { ensureSubscription } from './subscriptions';
-import { logEvent } from '../core/log';
+import { logEvent, type Logger } from '../core/log';
 
 /**
  * The timer's work: make sure the subscription exists and is renewed, then run the delta sync (full when
@@ -13,7 +12,7 @@ import { logEvent } from '../core/log';
  * failed (delta is the backstop for lost notifications); the first failure is thrown at the end so that
  * the run shows as failed.
  */
-export async function maintainGraphSubscription(context: InvocationContext): Promise<void> {
+export async function maintainGraphSubscription(context: Logger): Promise<void> {
   let config;
   try {
     config = featureConfig('graphSubscription');

@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { featureConfig, isGuid } from '../config/settings';
 import { BadRequestError, UnavailableError, ensureError } from '../core/errors';
-import { errorResponse, isRecord, parseJsonBytes, readBody } from '../core/http';
-import { logEvent } from '../core/log';
+import { errorResponse, type HttpAnswer, type InboundRequest, isRecord, parseJsonBytes, readBody } from '../core/http';
+import { logEvent, type Logger } from '../core/log';
 import { enqueueJson } from '../clients/storage';
 
 /**
@@ -47,7 +46,7 @@ const LIFECYCLE_PER_MESSAGE = 200;
 const ENQUEUE_DEADLINE_MS = 2000;
 const MAX_VALIDATION_TOKEN = 4096;
 
-export function validationResponse(token: string): HttpResponseInit {
+export function validationResponse(token: string): HttpAnswer {
   // Echoed exactly (Graph compares it), so it is never HTML-escaped; text/plain and nosniff keep a
   // browser from treating a crafted token as markup.
   if (token.length > MAX_VALIDATION_TOKEN || [...token].some((c) => c < ' ' || c === '\u007f')) {
@@ -136,7 +135,7 @@ export function queueMessagesFor(accepted: readonly InboundNotification[]): Noti
 }
 
 /** Writes every message, in parallel, or fails with UnavailableError (also when the deadline passes). */
-async function enqueueAll(queueName: string, messages: readonly NotificationQueueMessage[], context: InvocationContext): Promise<void> {
+async function enqueueAll(queueName: string, messages: readonly NotificationQueueMessage[], context: Logger): Promise<void> {
   if (messages.length === 0) return;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, fail) => {
@@ -154,10 +153,10 @@ async function enqueueAll(queueName: string, messages: readonly NotificationQueu
 }
 
 export async function handleGraphPost(
-  request: HttpRequest,
-  context: InvocationContext,
+  request: InboundRequest,
+  context: Logger,
   endpoint: 'notifications' | 'lifecycle',
-): Promise<HttpResponseInit> {
+): Promise<HttpAnswer> {
   try {
     const config = featureConfig('graphNotifications');
     const validationToken = request.query.get('validationToken');

@@ -1,4 +1,3 @@
-import type { InvocationContext } from '@azure/functions';
 
 import { featureConfig, isGuid } from '../config/settings';
 import { applyUserChanges } from '../directory/directory';
@@ -9,7 +8,7 @@ import { requestResync } from './state';
 import { ensureSubscription, reauthorize } from './subscriptions';
 import { fetchUsersByIds } from './users';
 import { isRecord } from '../core/http';
-import { logEvent } from '../core/log';
+import { logEvent, type Logger } from '../core/log';
 import { decodeQueueMessage } from '../clients/storage';
 
 /**
@@ -63,13 +62,13 @@ function parseQueueMessage(message: unknown): NotificationQueueMessage {
   }
 }
 
-export async function processNotificationMessage(message: unknown, context: InvocationContext): Promise<void> {
+export async function processNotificationMessage(message: unknown, context: Logger): Promise<void> {
   const parsed = parseQueueMessage(message);
   if (parsed.type === 'userChanges') await applyUserNotifications(parsed.userIds, context);
   else await handleLifecycleEvents(parsed.events, context);
 }
 
-async function applyUserNotifications(userIds: readonly string[], context: InvocationContext): Promise<void> {
+async function applyUserNotifications(userIds: readonly string[], context: Logger): Promise<void> {
   const client = await graphClient(featureConfig('graphApi'));
   const { found, missing, requests, throttled } = await fetchUsersByIds(client, userIds);
   await applyUserChanges([
@@ -85,7 +84,7 @@ async function applyUserNotifications(userIds: readonly string[], context: Invoc
   });
 }
 
-async function handleLifecycleEvents(events: readonly LifecycleNotice[], context: InvocationContext): Promise<void> {
+async function handleLifecycleEvents(events: readonly LifecycleNotice[], context: Logger): Promise<void> {
   const config = featureConfig('graphSubscription');
   const client = await graphClient(config);
   const of = (event: LifecycleEvent): string[] => [

@@ -1,10 +1,9 @@
-import type { InvocationContext } from '@azure/functions';
 
 import { isDirectoryEmpty, searchDirectory } from '../directory/directory';
 import { ensureError } from '../core/errors';
 import { expenseStatusCard } from '../expenses/cards';
 import { getExpense, isExpenseId } from '../expenses/store';
-import { logEvent } from '../core/log';
+import { logEvent, type Logger } from '../core/log';
 import type { Command } from './activity';
 import { peopleListCard } from '../directory/people-card';
 
@@ -101,7 +100,7 @@ async function withinBudget<T>(lookup: () => Promise<T>, budgetMs: number): Prom
   }
 }
 
-async function answerExpense(id: string, context: InvocationContext, budgetMs: number): Promise<Answer> {
+async function answerExpense(id: string, context: Logger, budgetMs: number): Promise<Answer> {
   // An id no expense can have names no stored expense: the store is not asked.
   if (!isExpenseId(id)) return { reply: textReply(unknownExpenseText(id)), outcome: 'expenseUnknown' };
   try {
@@ -117,7 +116,7 @@ async function answerExpense(id: string, context: InvocationContext, budgetMs: n
   }
 }
 
-async function answerPeople(query: string, context: InvocationContext, budgetMs: number): Promise<Answer> {
+async function answerPeople(query: string, context: Logger, budgetMs: number): Promise<Answer> {
   if (query.length > MAX_QUERY_CHARS) return { reply: textReply(QUERY_TOO_LONG_TEXT), outcome: 'queryTooLong' };
   try {
     return await withinBudget(async (): Promise<Answer> => {
@@ -146,7 +145,7 @@ async function answerPeople(query: string, context: InvocationContext, budgetMs:
  */
 export function answerCommand(
   command: Command,
-  context: InvocationContext,
+  context: Logger,
   budgetMs: number = LOOKUP_BUDGET_MS,
 ): Promise<Answer> {
   switch (command.name) {
