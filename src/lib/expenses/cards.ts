@@ -23,7 +23,8 @@ async function expand(template: unknown, data: Record<string, string>): Promise<
   return new Template(template).expand({ $root: data }) as AdaptiveCard;
 }
 
-const STATUS_TEXT = { pending: 'Waiting for approval', approved: 'Approved', rejected: 'Rejected' } as const;
+/** The words for each status, wherever an expense is shown (cards, previews, replies). */
+export const STATUS_TEXT = { pending: 'Waiting for approval', approved: 'Approved', rejected: 'Rejected' } as const;
 /**
  * The state as a symbol and a word, in bold and the host's default colour: the hosts' "good", "warning"
  * and "attention" colours fall below 4.5:1 contrast on Teams' light or dark theme, so no colour carries it.

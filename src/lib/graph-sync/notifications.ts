@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 
 import { featureConfig, isGuid } from '../config/settings';
+import { withinDeadline } from '../core/deadline';
 import { BadRequestError, UnavailableError, ensureError } from '../core/errors';
 import { errorResponse, type HttpAnswer, type InboundRequest, isRecord, parseJsonBytes, readBody } from '../core/http';
 import { logEvent, type Logger } from '../core/log';
@@ -137,18 +138,11 @@ export function queueMessagesFor(accepted: readonly InboundNotification[]): Noti
 /** Writes every message, in parallel, or fails with UnavailableError (also when the deadline passes). */
 async function enqueueAll(queueName: string, messages: readonly NotificationQueueMessage[], context: Logger): Promise<void> {
   if (messages.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new Error(`the queue write took longer than ${ENQUEUE_DEADLINE_MS} ms`)), ENQUEUE_DEADLINE_MS);
-    timer.unref();
-  });
   try {
-    await Promise.race([Promise.all(messages.map((message) => enqueueJson(queueName, message))), deadline]);
+    await withinDeadline(Promise.all(messages.map((message) => enqueueJson(queueName, message))), ENQUEUE_DEADLINE_MS);
   } catch (err) {
     logEvent(context, 'error', 'graph.notifications.enqueueFailed', { messages: messages.length, error: ensureError(err).message });
     throw new UnavailableError('the notifications could not be stored', { cause: err });
-  } finally {
-    clearTimeout(timer);
   }
 }
 

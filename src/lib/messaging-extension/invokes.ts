@@ -7,7 +7,7 @@ import type {
 import { getUserSettings, parseSettingsState, saveUserSettings, type UserSettings } from './store';
 import { featureConfig, type ComposeExtensionConfig } from '../config/settings';
 import { type DirectoryUser, getDirectoryUser, recentlyChangedUsers, searchDirectory } from '../directory/directory';
-import { expenseStatusCard, formatAmount } from '../expenses/cards';
+import { expenseStatusCard, formatAmount, STATUS_TEXT } from '../expenses/cards';
 import { type Expense, getExpense, listExpensesForUser } from '../expenses/store';
 import { personCard } from '../directory/people-card';
 import { isSignedIn, redeemSigninCode, signinStartUrl } from './signin';
@@ -96,8 +96,6 @@ function personAttachment(user: DirectoryUser, withPreview: boolean): MessagingE
   return attachment;
 }
 
-const STATUS_LABEL = { pending: 'waiting for approval', approved: 'approved', rejected: 'rejected' } as const;
-
 async function expenseAttachment(expense: Expense, withPreview: boolean): Promise<MessagingExtensionAttachment> {
   const attachment: MessagingExtensionAttachment = {
     contentType: 'application/vnd.microsoft.card.adaptive',
@@ -108,7 +106,7 @@ async function expenseAttachment(expense: Expense, withPreview: boolean): Promis
       contentType: 'application/vnd.microsoft.card.thumbnail',
       content: {
         title: expense.description,
-        subtitle: `${formatAmount(expense.amount, expense.currency)} · ${STATUS_LABEL[expense.status]}`,
+        subtitle: `${formatAmount(expense.amount, expense.currency)} · ${STATUS_TEXT[expense.status].toLowerCase()}`,
         text: `${expense.submitter} → ${expense.approver}`,
         tap: { type: 'invoke', value: { kind: 'expense', id: expense.id } },
       },

@@ -1,5 +1,6 @@
 
 import { isDirectoryEmpty, searchDirectory } from '../directory/directory';
+import { withinDeadline } from '../core/deadline';
 import { ensureError } from '../core/errors';
 import { expenseStatusCard } from '../expenses/cards';
 import { getExpense, isExpenseId } from '../expenses/store';
@@ -81,35 +82,16 @@ export interface Answer {
   outcome: Outcome;
 }
 
-class LookupTimeout extends Error {
-  constructor(budgetMs: number) {
-    super(`no answer within ${budgetMs} ms`);
-  }
-}
-
-/** `lookup`'s result, or a LookupTimeout once the budget is spent (the lookup itself only reads). */
-async function withinBudget<T>(lookup: () => Promise<T>, budgetMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new LookupTimeout(budgetMs)), budgetMs);
-  });
-  try {
-    return await Promise.race([lookup(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function answerExpense(id: string, context: Logger, budgetMs: number): Promise<Answer> {
   // An id no expense can have names no stored expense: the store is not asked.
   if (!isExpenseId(id)) return { reply: textReply(unknownExpenseText(id)), outcome: 'expenseUnknown' };
   try {
-    return await withinBudget(async (): Promise<Answer> => {
+    return await withinDeadline((async (): Promise<Answer> => {
       const expense = await getExpense(id);
       return expense
         ? { reply: cardReply(await expenseStatusCard(expense)), outcome: 'expenseFound' }
         : { reply: textReply(unknownExpenseText(id)), outcome: 'expenseUnknown' };
-    }, budgetMs);
+    })(), budgetMs);
   } catch (err) {
     logEvent(context, 'error', 'outgoingWebhook.lookupFailed', { store: 'expenses', error: ensureError(err).message });
     return { reply: textReply(EXPENSES_UNAVAILABLE_TEXT), outcome: 'expenseUnavailable' };
@@ -119,7 +101,7 @@ async function answerExpense(id: string, context: Logger, budgetMs: number): Pro
 async function answerPeople(query: string, context: Logger, budgetMs: number): Promise<Answer> {
   if (query.length > MAX_QUERY_CHARS) return { reply: textReply(QUERY_TOO_LONG_TEXT), outcome: 'queryTooLong' };
   try {
-    return await withinBudget(async (): Promise<Answer> => {
+    return await withinDeadline((async (): Promise<Answer> => {
       const { people, hasMore } = await searchDirectory(query, { skip: 0, count: MAX_PEOPLE });
       if (people.length > 0) {
         const card = peopleListCard(people, {
@@ -132,7 +114,7 @@ async function answerPeople(query: string, context: Logger, budgetMs: number): P
       return (await isDirectoryEmpty())
         ? { reply: textReply(DIRECTORY_EMPTY_TEXT), outcome: 'directoryEmpty' }
         : { reply: textReply(noOneMatchesText(query)), outcome: 'peopleNone' };
-    }, budgetMs);
+    })(), budgetMs);
   } catch (err) {
     logEvent(context, 'error', 'outgoingWebhook.lookupFailed', { store: 'directory', error: ensureError(err).message });
     return { reply: textReply(DIRECTORY_UNAVAILABLE_TEXT), outcome: 'directoryUnavailable' };

@@ -1,0 +1,24 @@
+/** Thrown by withinDeadline when the work did not settle in time. */
+export class DeadlineExceeded extends Error {
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+/**
+ * `work`'s result, or a DeadlineExceeded once `ms` have passed. The work is not cancelled: callers use
+ * this for reads, or for writes whose late success is harmless (a duplicate that processing absorbs).
+ * The timer never keeps the process alive.
+ */
+export async function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new DeadlineExceeded(ms)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
