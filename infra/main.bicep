@@ -45,8 +45,9 @@ param keyVaultPurgeProtection bool = true
 @maxLength(56)
 param notificationQueueName string = 'webhooksnotificationqueue'
 
-@description('Tables the app reads and writes: the directory mirror, Graph subscription state, expenses, the expense index and the messaging-extension store.')
-param tableNames array = [
+// Tables the app reads and writes: the directory mirror, Graph subscription state, expenses, the expense index and
+// the messaging-extension store. Fixed by the code, so not a parameter.
+var tableNames = [
   'directory'
   'graphstate'
   'expenses'
@@ -56,13 +57,16 @@ param tableNames array = [
 
 // ------------------------------------------------------------------------------------------------------------
 // Tenant choices (empty string = not set; the app then applies its documented default or reports the feature
-// as not configured in GET /api/health)
+// as not configured in GET /api/health). Every default is a literal that main.parameters.json repeats; a default
+// that depends on the deployment (tenant, cloud) is '' here and resolved below, because azd passes '' for an
+// empty variable and '' would replace an expression default.
 
-@description('Public https origin of the app. Default: https://<function app>.azurewebsites.net. Set it when a custom domain or a front door serves the app.')
+@description('Public https origin of the app. Default: https:// and the site\'s default host name. Set it when a custom domain or a front door serves the app.')
 param publicBaseUrl string = ''
 
-@description('Graph root; the default follows the cloud of the deployment.')
-param graphBaseUrl string = environment().graph
+// Microsoft Graph. (The graph endpoint of Bicep's environment() is the retired Azure AD Graph, not this.)
+@description('Microsoft Graph root. National clouds: https://graph.microsoft.us (US Government L4), https://dod-graph.microsoft.us (L5), https://microsoftgraph.chinacloudapi.cn (21Vianet).')
+param graphBaseUrl string = 'https://graph.microsoft.com'
 
 @description('Graph subscription resource.')
 param graphSubscriptionResource string = 'users'
@@ -73,14 +77,14 @@ param graphChangeTypes string = 'updated,deleted'
 @description('NCRONTAB (six fields, UTC) of maintainSubscriptions.')
 param graphSubscriptionSchedule string = '0 0 * * * *'
 
-@description('Entra ID authority host; the default follows the cloud of the deployment.')
-param entraAuthorityHost string = environment().authentication.loginEndpoint
+@description('Entra ID authority host; empty = the one of the deployment\'s cloud.')
+param entraAuthorityHost string = ''
 
 @description('Accepted aud values of actionable-message tokens, comma-separated: the dashboard\'s api://auth-am-... URI and/or the provider app\'s client id.')
 param actionableMessageAudience string = ''
 
-@description('Tenant of actionable-message tokens: this tenant by default; "common" accepts any tenant (tid bound to iss).')
-param actionableMessageTenantId string = tenant().tenantId
+@description('Tenant of actionable-message tokens: empty = this tenant; "common" accepts any tenant (tid bound to iss).')
+param actionableMessageTenantId string = ''
 
 @description('When set, the scp claim of actionable-message tokens must contain it.')
 param actionableMessageScope string = ''
@@ -100,11 +104,12 @@ param actionableMessageOriginator string = ''
 @description('Optional comma list of domains an approver may act from.')
 param actionableMessageAllowedPerformerDomains string = ''
 
-@description('Microsoft App ID of the bot behind the messaging extension.')
-param botAppId string = ''
-
-@description('Optional: also accept Entra-issued Bot Framework tokens of this tenant.')
-param botTenantId string = ''
+@description('Pricing tier of the Azure Bot; Teams and Outlook are standard channels, free on F0.')
+@allowed([
+  'F0'
+  'S1'
+])
+param botSku string = 'F0'
 
 @description('Bot Framework OpenID metadata; empty = the app default (public cloud).')
 param botOpenIdMetadataUrl string = ''
@@ -122,8 +127,8 @@ param composeExtensionSignin string = 'off'
 @description('Client id of the Entra app of the sign-in pop-up.')
 param signinClientId string = ''
 
-@description('Tenant of the sign-in app; used only when signinClientId is set.')
-param signinTenantId string = tenant().tenantId
+@description('Tenant of the sign-in app, used only when signinClientId is set; empty = this tenant.')
+param signinTenantId string = ''
 
 // ------------------------------------------------------------------------------------------------------------
 // Secrets: written to Key Vault only, referenced from app settings. Secure parameters whose only default is
@@ -156,8 +161,9 @@ param signinClientSecret string = ''
 @description('Grant User.Read.All and Mail.Send to the managed identity through the Microsoft Graph Bicep extension. The deploying identity needs Privileged Role Administrator (or AppRoleAssignment.ReadWrite.All and Application.Read.All); otherwise leave false and have an administrator grant them (README, Deployment).')
 param assignGraphAppRoles bool = false
 
-@description('Graph application permissions of the managed identity.')
-param graphAppRoles array = [
+// Graph application permissions of the managed identity: what the code calls (directory mirror and change
+// notifications; approval cards).
+var graphAppRoles = [
   'User.Read.All'
   'Mail.Send'
 ]
@@ -190,7 +196,8 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(appName, 32)}-${take(toLower(uniqueString(appName, resourceToken)), 7)}'
-var baseUrl = !empty(publicBaseUrl) ? publicBaseUrl : 'https://${appName}.azurewebsites.net'
+// The site's own host name (an output of the site), unless a custom domain serves the app.
+var baseUrl = api.outputs.publicBaseUrl
 
 // App setting name -> Key Vault secret name. Only secrets passed to this deployment are referenced.
 var keyVaultSecretNames = {
@@ -206,10 +213,12 @@ var secretsProvided = {
   SIGNIN_CLIENT_SECRET: !empty(signinClientSecret)
 }
 
-// Every plain setting the app reads (CONTRACT.md "Settings"). Empty values are left out, so the app applies its
-// own default. AZURE_CLIENT_ID names the user-assigned identity, so Graph needs no client secret.
+// Every plain setting the app reads (the README's Configuration table), except PUBLIC_BASE_URL, which
+// app/api.bicep derives from the site. Empty values are left out, so the app applies its own default.
+// AZURE_CLIENT_ID names the user-assigned identity, so Graph needs no client secret. The bot is the Azure Bot below,
+// whose app id is that same identity in this tenant (UserAssignedMSI): BOT_APP_ID is its client id, and
+// BOT_TENANT_ID lets the app accept the Entra-issued tokens of this tenant a single-tenant bot may receive.
 var appSettings = {
-  PUBLIC_BASE_URL: baseUrl
   NOTIFICATION_QUEUE: notificationQueueName
   GRAPH_BASE_URL: graphBaseUrl
   GRAPH_SUBSCRIPTION_RESOURCE: graphSubscriptionResource
@@ -217,22 +226,22 @@ var appSettings = {
   GRAPH_SUBSCRIPTION_SCHEDULE: graphSubscriptionSchedule
   AZURE_TENANT_ID: tenant().tenantId
   AZURE_CLIENT_ID: identity.outputs.clientId
-  ENTRA_AUTHORITY_HOST: entraAuthorityHost
+  ENTRA_AUTHORITY_HOST: !empty(entraAuthorityHost) ? entraAuthorityHost : environment().authentication.loginEndpoint
   ACTIONABLE_MESSAGE_AUDIENCE: actionableMessageAudience
-  ACTIONABLE_MESSAGE_TENANT_ID: actionableMessageTenantId
+  ACTIONABLE_MESSAGE_TENANT_ID: !empty(actionableMessageTenantId) ? actionableMessageTenantId : tenant().tenantId
   ACTIONABLE_MESSAGE_SCOPE: actionableMessageScope
   ACTIONABLE_MESSAGE_LEGACY_AUDIENCE: actionableMessageLegacyAudience
   ACTIONABLE_MESSAGE_LEGACY_METADATA_URL: actionableMessageLegacyMetadataUrl
   ACTIONABLE_MESSAGE_SENDER: actionableMessageSender
   ACTIONABLE_MESSAGE_ORIGINATOR: actionableMessageOriginator
   ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS: actionableMessageAllowedPerformerDomains
-  BOT_APP_ID: botAppId
-  BOT_TENANT_ID: botTenantId
+  BOT_APP_ID: identity.outputs.clientId
+  BOT_TENANT_ID: tenant().tenantId
   BOT_OPENID_METADATA_URL: botOpenIdMetadataUrl
   BOT_TOKEN_ISSUER: botTokenIssuer
   COMPOSE_EXTENSION_SIGNIN: composeExtensionSignin
   SIGNIN_CLIENT_ID: signinClientId
-  SIGNIN_TENANT_ID: !empty(signinClientId) ? signinTenantId : ''
+  SIGNIN_TENANT_ID: empty(signinClientId) ? '' : !empty(signinTenantId) ? signinTenantId : tenant().tenantId
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -374,10 +383,24 @@ module api 'app/api.bicep' = {
     applicationInsightsName: appInsights.outputs.name
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    publicBaseUrl: publicBaseUrl
     appSettings: appSettings
     keyVaultUri: keyVault.outputs.uri
     keyVaultSecretNames: keyVaultSecretNames
     secretsProvided: secretsProvided
+  }
+}
+
+module bot 'app/bot.bicep' = {
+  name: 'bot'
+  scope: rg
+  params: {
+    name: '${abbrs.botServices}${resourceToken}'
+    tags: tags
+    sku: botSku
+    identityResourceId: identity.outputs.resourceId
+    identityClientId: identity.outputs.clientId
+    messagingEndpoint: '${baseUrl}/api/compose-extension'
   }
 }
 
@@ -430,6 +453,8 @@ output AZURE_FUNCTION_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output BOT_APP_ID string = identity.outputs.clientId
+output BOT_NAME string = bot.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output APPLICATIONINSIGHTS_NAME string = appInsights.outputs.name

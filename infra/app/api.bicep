@@ -16,6 +16,9 @@ param applicationInsightsName string
 param maximumInstanceCount int
 param alwaysReadyHttpInstances int
 
+@description('Public https origin of the app; empty = https:// and the site\'s default host name.')
+param publicBaseUrl string
+
 @description('Plain app settings (name -> value); empty values are left out.')
 param appSettings object
 
@@ -52,16 +55,21 @@ var platformSettings = {
 // Version-less references follow the latest secret version: a secret rotated in Key Vault reaches the app within a
 // day, or at once with any app-settings change, without a deployment.
 var providedSecretNames = filter(items(keyVaultSecretNames), secret => bool(secretsProvided[secret.key]))
-var keyVaultReferences = map(providedSecretNames, secret => {
-  name: secret.key
-  value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.value})'
-})
+var keyVaultReferences = toObject(
+  providedSecretNames,
+  secret => secret.key,
+  secret => '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.value})'
+)
 
-var nonEmptySettings = filter(items(union(appSettings, platformSettings)), setting => !empty(setting.value))
-var plainSettings = map(nonEmptySettings, setting => {
-  name: setting.key
-  value: string(setting.value)
-})
+// Read from the site once it exists, not built from its name: the host name Azure gives the app may differ
+// (regional default host names), and a custom domain replaces it.
+var baseUrl = !empty(publicBaseUrl) ? publicBaseUrl : 'https://${site.outputs.defaultHostname}'
+var siteSettings = {
+  PUBLIC_BASE_URL: baseUrl
+}
+
+var nonEmptySettings = filter(items(union(appSettings, platformSettings, siteSettings)), setting => !empty(setting.value))
+var plainSettings = toObject(nonEmptySettings, setting => setting.key, setting => string(setting.value))
 
 var alwaysReady = alwaysReadyHttpInstances > 0 ? [
   {
@@ -112,9 +120,21 @@ module site 'br/public:avm/res/web/site:0.19.3' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: concat(plainSettings, keyVaultReferences)
     }
   }
 }
 
+resource app 'Microsoft.Web/sites@2024-04-01' existing = {
+  name: name
+}
+
+// All app settings in one config resource after the site, because PUBLIC_BASE_URL needs the site's host name. It
+// replaces the whole set, so a setting removed here is removed from the app.
+resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  properties: union(plainSettings, keyVaultReferences)
+}
+
 output name string = site.outputs.name
+output publicBaseUrl string = baseUrl

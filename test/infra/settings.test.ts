@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { DEFAULTS, FEATURE_SETTINGS } from '../../src/lib/config/settings';
-import { PACKAGE_DIR } from '../../tools/package-app';
-import { bicepObjectKeys, bicepParamDefault, filesUnder, read, repoRoot, settingsTable } from './sources';
+import { bicepObjectKeys, bicepParamDefault, bicepVarStrings, filesUnder, read, repoRoot, settingsTable } from './sources';
 
 const main = read('infra/main.bicep');
 const api = read('infra/app/api.bicep');
 const infraFiles = [...filesUnder('infra'), 'azure.yaml'];
 
-/** App settings infra/ sets: plain ones, the platform's (storage identity, telemetry) and Key Vault references. */
+/** App settings infra/ sets: plain ones, the platform's (storage identity, telemetry), the site's and Key Vault references. */
 const provisioned = new Set([
   ...bicepObjectKeys(main, 'appSettings'),
   ...bicepObjectKeys(api, 'platformSettings'),
+  ...bicepObjectKeys(api, 'siteSettings'),
   ...bicepObjectKeys(main, 'keyVaultSecretNames'),
 ]);
 
@@ -179,7 +179,7 @@ describe('the documented settings, local.settings.json.example, infra and the co
 
 describe('infra/ provisions what the code uses and outputs what the README pastes', () => {
   test('every table the code opens is created', () => {
-    const tables = bicepParamDefault(main, 'tableNames') as string[];
+    const tables = bicepVarStrings(main, 'tableNames');
     const used = new Set<string>();
     const sources = filesUnder('src', '.ts').map((file) => read(file));
     const constants = new Map<string, string>();
@@ -251,23 +251,5 @@ describe('infra/ provisions what the code uses and outputs what the README paste
         assert.ok(logged.has(m[1] as string), `${file} queries ${m[1]}, which src/ never logs`);
       }
     }
-  });
-
-  test('main.parameters.json sets only parameters of main.bicep and every one without a default', () => {
-    const { parameters } = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> };
-    const declared = [...main.matchAll(/^param (\w+) \w+( = .*)?$/gm)];
-    const names = declared.map((m) => m[1]);
-    for (const name of Object.keys(parameters)) assert.ok(names.includes(name), `${name} is not a parameter of main.bicep`);
-    for (const [, name, fallback] of declared) {
-      if (fallback === undefined) assert.ok(name && name in parameters, `${name} has no default and no value`);
-    }
-  });
-
-  test('azure.yaml deploys the lean package as a TypeScript function app', () => {
-    const yaml = read('azure.yaml');
-    assert.match(yaml, /^\s+language: ts$/m);
-    assert.match(yaml, /^\s+host: function$/m);
-    assert.match(yaml, /^\s+remoteBuild: false$/m);
-    assert.equal(/^\s+dist: (.+)$/m.exec(yaml)?.[1], PACKAGE_DIR.split('\\').join('/'));
   });
 });

@@ -43,19 +43,38 @@ export function bicepObjectKeys(bicep: string, variable: string): string[] {
   return keys;
 }
 
+/** The strings of a multi-line array literal that starts right after `at` in the text. */
+function stringArrayAfter(bicep: string, at: number): string[] {
+  const rest = bicep.slice(at);
+  const body = rest.slice(0, rest.indexOf('\n]'));
+  return [...body.matchAll(/'([^']*)'/g)].map((m) => m[1] as string);
+}
+
 /** The default of `param <name> <type> = <value>`; arrays of strings come back as string[]. */
 export function bicepParamDefault(bicep: string, name: string): string | string[] | undefined {
   const match = new RegExp(`^param ${name} \\w+(?: = (.*))?$`, 'm').exec(bicep);
   if (!match) throw new Error(`param ${name} not found`);
   const value = match[1];
   if (value === undefined) return undefined;
-  if (value === '[') {
-    const rest = bicep.slice((match.index ?? 0) + match[0].length);
-    const body = rest.slice(0, rest.indexOf('\n]'));
-    return [...body.matchAll(/'([^']*)'/g)].map((m) => m[1] as string);
-  }
+  if (value === '[') return stringArrayAfter(bicep, (match.index ?? 0) + match[0].length);
   const literal = /^'([^']*)'$/.exec(value);
   return literal ? (literal[1]) : value;
+}
+
+/** The strings of `var <name> = [ ... ]`. */
+export function bicepVarStrings(bicep: string, name: string): string[] {
+  const match = new RegExp(`^var ${name} = \\[$`, 'm').exec(bicep);
+  if (!match) throw new Error(`var ${name} = [ not found`);
+  return stringArrayAfter(bicep, match.index + match[0].length);
+}
+
+/** Every `param` of a Bicep file: name, type and the default as written (undefined without one). */
+export function bicepParams(bicep: string): { name: string; type: string; fallback: string | undefined }[] {
+  return [...bicep.matchAll(/^param (\w+) (\w+)(?: = (.*))?$/gm)].map((m) => ({
+    name: m[1] as string,
+    type: m[2] as string,
+    fallback: m[3],
+  }));
 }
 
 /** Setting names in the first column of the markdown table under a `## Settings`/`## Configuration` heading. */
