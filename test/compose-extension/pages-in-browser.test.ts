@@ -61,13 +61,16 @@ async function servePage(request: RecordedRequest): Promise<Reply> {
 }
 
 const executable = chromiumPath();
+/** Each browser test on its own is reported as skipped, with the reason, where there is no Chromium. */
+const inBrowser = { skip: executable ? false : NO_CHROMIUM, timeout: 10_000 } as const;
 
-describe('the pop-up pages in Chromium', { skip: executable ? false : NO_CHROMIUM, timeout: 20_000 }, () => {
+describe('the pop-up pages in Chromium', () => {
   let browser: TestBrowser;
   let server: LoopbackServer;
   let restoreEnv: () => void;
 
   before(async () => {
+    if (!executable) return;
     restoreEnv = setEnv({
       PUBLIC_BASE_URL,
       BOT_APP_ID,
@@ -76,7 +79,7 @@ describe('the pop-up pages in Chromium', { skip: executable ? false : NO_CHROMIU
       SIGNIN_TENANT_ID: '9188040d-6c67-4c5b-b112-36a304b66dad',
     });
     server = await startLoopbackServer(servePage);
-    browser = await startBrowser(executable as string, {
+    browser = await startBrowser(executable, {
       appOrigin: PUBLIC_BASE_URL,
       appServer: server.url,
       stubs: { [AUTHORIZE]: '<!DOCTYPE html><title>Entra ID</title><p id="entra">Entra ID sign-in</p>' },
@@ -102,7 +105,7 @@ describe('the pop-up pages in Chromium', { skip: executable ? false : NO_CHROMIU
     await run.page.close();
   }
 
-  test('settings in Teams: Save hands the department to authentication.notifySuccess', async () => {
+  test('settings in Teams: Save hands the department to authentication.notifySuccess', inBrowser, async () => {
     const run = await browser.open('/api/settings?department=Finance', true);
     await run.app('#department').fill('  Sales ');
     await run.app('button[type=submit]').click();
@@ -111,7 +114,7 @@ describe('the pop-up pages in Chromium', { skip: executable ? false : NO_CHROMIU
     await assertClean(run);
   });
 
-  test('settings outside Teams: says to open them from Teams, and Save still says so', async () => {
+  test('settings outside Teams: says to open them from Teams, and Save still says so', inBrowser, async () => {
     const run = await browser.open('/api/settings', false);
     await run.app('#teams-status').getByText('Open these settings from Microsoft Teams.').waitFor();
     await run.app('button[type=submit]').click();
@@ -119,39 +122,39 @@ describe('the pop-up pages in Chromium', { skip: executable ? false : NO_CHROMIU
     await assertClean(run);
   });
 
-  test('sign-in success in Teams: the single-use code goes to authentication.notifySuccess', async () => {
+  test('sign-in success in Teams: the single-use code goes to authentication.notifySuccess', inBrowser, async () => {
     const run = await browser.open('/builder/signin-success', true);
     assert.deepEqual(await run.hostCall('authentication.authenticate.success'), [SIGNIN_CODE]);
     await assertClean(run);
   });
 
-  test('sign-in success outside Teams: says Teams did not get it', async () => {
+  test('sign-in success outside Teams: says Teams did not get it', inBrowser, async () => {
     const run = await browser.open('/builder/signin-success', false);
     await run.app('#teams-status').getByText('Microsoft Teams did not receive this sign-in').waitFor();
     await assertClean(run);
   });
 
-  test('sign-in declined at Entra ID in Teams: the real callback answers 401 and calls authentication.notifyFailure', async () => {
+  test('sign-in declined at Entra ID in Teams: the real callback answers 401 and calls authentication.notifyFailure', inBrowser, async () => {
     const run = await browser.open('/api/signin/callback?error=access_denied&state=s', true);
     assert.deepEqual(await run.hostCall('authentication.authenticate.failure'), ['signin_failed']);
     await run.app('h1').getByText('Sign-in failed').waitFor();
     await assertClean(run, '401 (Unauthorized)');
   });
 
-  test('sign-in failure outside Teams: the page says it was not opened by Teams', async () => {
+  test('sign-in failure outside Teams: the page says it was not opened by Teams', inBrowser, async () => {
     const run = await browser.open('/api/signin/callback?error=access_denied&state=s', false);
     await run.app('#teams-status').getByText('This window was not opened by Microsoft Teams.').waitFor();
     await assertClean(run, '401 (Unauthorized)');
   });
 
-  test('sign-in start in Teams: initialises TeamsJS, then goes to Entra ID', async () => {
+  test('sign-in start in Teams: initialises TeamsJS, then goes to Entra ID', inBrowser, async () => {
     const run = await browser.open('/builder/signin-start', true);
     await run.hostCall('initialize');
     await run.app('#entra').waitFor();
     await assertClean(run);
   });
 
-  test('sign-in start outside Teams: goes to Entra ID all the same, without an error', async () => {
+  test('sign-in start outside Teams: goes to Entra ID all the same, without an error', inBrowser, async () => {
     const run = await browser.open('/builder/signin-start', false);
     await run.app('#entra').waitFor();
     // The page may leave before TeamsJS's validDomains fetch is made, so that count is not checked.
