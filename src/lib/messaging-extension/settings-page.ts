@@ -1,4 +1,4 @@
-import type { HttpResponseInit } from '@azure/functions';
+import type { HttpAnswer } from '../core/http';
 
 import { MAX_DEPARTMENT_LENGTH } from './store';
 import { escapeHtml, htmlPage } from './html-page';
@@ -8,7 +8,7 @@ import { escapeHtml, htmlPage } from './html-page';
  * hands `JSON.stringify({ department })` to `microsoftTeams.authentication.notifySuccess`, which Teams
  * passes on as the `composeExtension/setting` invoke's `value.state`.
  */
-export function settingsPage(currentDepartment: string): HttpResponseInit {
+export function settingsPage(currentDepartment: string): HttpAnswer {
   return htmlPage({
     title: 'People search settings',
     body: [
@@ -20,19 +20,14 @@ export function settingsPage(currentDepartment: string): HttpResponseInit {
       )}">`,
       '<br><button type="submit">Save</button>',
       '</form>',
-      '<p id="status" role="status"></p>',
     ].join('\n'),
+    fallback: 'Open these settings from Microsoft Teams.',
     script: `
-var form = document.getElementById('settings');
-var status = document.getElementById('status');
-var ready = microsoftTeams.app.initialize();
-ready.catch(function () { status.textContent = 'Open these settings from Microsoft Teams.'; });
-form.addEventListener('submit', function (event) {
+teams.catch(showFallback);
+document.getElementById('settings').addEventListener('submit', (event) => {
   event.preventDefault();
-  var department = document.getElementById('department').value.trim();
-  ready.then(function () {
-    microsoftTeams.authentication.notifySuccess(JSON.stringify({ department: department }));
-  });
+  const department = document.getElementById('department').value.trim();
+  teams.then((t) => t.authentication.notifySuccess(JSON.stringify({ department }))).catch(showFallback);
 });`,
   });
 }

@@ -150,7 +150,8 @@ async function signIn(from: Account, oid = from.aadObjectId ?? 'none'): Promise<
   issuedCodes.set(code, { challenge: authorize.searchParams.get('code_challenge') ?? '', oid });
   const callback = await page(signinCallback, 'signin/callback', { code, state });
   assert.equal(callback.status, 200, callback.html);
-  assert.match(callback.html, /microsoftTeams\.authentication\.notifySuccess\(code\)/);
+  // That the page hands this code to notifySuccess is seen in a browser: pages-in-browser.test.ts.
+  assert.match(callback.html, /authentication\.notifySuccess\(code\)/);
   return { code: dataAttribute(callback.html, 'code') ?? '', state };
 }
 
