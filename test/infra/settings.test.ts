@@ -152,8 +152,8 @@ describe('every setting the code reads is provisioned or manual', () => {
 });
 
 describe('the documented settings, local.settings.json.example, infra and the code agree', () => {
-  // The repository stands alone: its own settings table is the list every other place must match.
-  const documented = settingsTable(read('README.md'), 'Configuration');
+  // The repository stands alone: its own settings table (docs/configuration.md) is the list every other place must match.
+  const documented = settingsTable(read('docs/configuration.md'), 'Settings');
 
   test('every documented setting is read somewhere in src/', () => {
     const sources = filesUnder('src', '.ts').map((file) => read(file)).join('\n');
@@ -177,7 +177,7 @@ describe('the documented settings, local.settings.json.example, infra and the co
   });
 });
 
-describe('infra/ provisions what the code uses and outputs what the README pastes', () => {
+describe('infra/ provisions what the code uses and outputs what the deployment guide pastes', () => {
   test('every table the code opens is created', () => {
     const tables = bicepVarStrings(main, 'tableNames');
     const used = new Set<string>();

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 
-/** Readers of the repository's own files (Bicep, README, contract, sources) for the infra tests. */
+/** Readers of the repository's own files (Bicep, docs, sources) for the infra tests. */
 
 export const repoRoot = resolve(__dirname, '..', '..', '..');
 
@@ -77,7 +77,7 @@ export function bicepParams(bicep: string): { name: string; type: string; fallba
   }));
 }
 
-/** Setting names in the first column of the markdown table under a `## Settings`/`## Configuration` heading. */
+/** Setting names in the first column of the markdown tables under a `## <heading>` (docs/configuration.md: `## Settings`). */
 export function settingsTable(markdown: string, heading: string): string[] {
   const start = markdown.indexOf(`\n## ${heading}\n`);
   if (start === -1) throw new Error(`## ${heading} not found`);
