@@ -17,7 +17,7 @@ import { signinCallback } from '../../src/functions/signinCallback';
 import { signinStart } from '../../src/functions/signinStart';
 import { issueActionToken } from '../../src/lib/expenses/action-token';
 import { listExpensesForUser } from '../../src/lib/expenses/store';
-import { escapeHtml } from '../../src/lib/messaging-extension/html-page';
+import { escapeHtml } from '../../src/lib/core/escape-html';
 import {
   ACTION_TOKEN_KEY,
   APPROVER,

@@ -22,7 +22,7 @@ export interface UnsupportedActivity {
 export type OutgoingWebhookActivity = MessageActivity | UnsupportedActivity;
 
 /** Parses the activity from the verified body bytes (never from a re-read or re-serialised body). */
-export function parseActivity(body: Buffer): OutgoingWebhookActivity {
+export function parseWebhookActivity(body: Buffer): OutgoingWebhookActivity {
   const json = parseJsonBytes(body);
   if (!isRecord(json) || typeof json.type !== 'string') throw new BadRequestError('not an activity', ['type']);
   if (json.type !== 'message') return { type: 'unsupported', activityType: json.type };
