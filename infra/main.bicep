@@ -104,6 +104,9 @@ param actionableMessageOriginator string = ''
 @description('Optional comma list of domains an approver may act from.')
 param actionableMessageAllowedPerformerDomains string = ''
 
+@description('Comma list of addresses or object ids (finance staff, auditors) who may see every expense in Teams besides its submitter and approver')
+param expenseReaders string = ''
+
 @description('Pricing tier of the Azure Bot; Teams and Outlook are standard channels, free on F0.')
 @allowed([
   'F0'
@@ -235,6 +238,7 @@ var appSettings = {
   ACTIONABLE_MESSAGE_SENDER: actionableMessageSender
   ACTIONABLE_MESSAGE_ORIGINATOR: actionableMessageOriginator
   ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS: actionableMessageAllowedPerformerDomains
+  EXPENSE_READERS: expenseReaders
   BOT_APP_ID: identity.outputs.clientId
   BOT_TENANT_ID: tenant().tenantId
   BOT_OPENID_METADATA_URL: botOpenIdMetadataUrl

@@ -27,7 +27,7 @@ export async function composeExtension(request: HttpRequest, context: Invocation
     const parsed = parseBotActivity(body);
     if (parsed.kind === 'other') return { status: 200 };
     if (parsed.kind === 'unhandledInvoke') throw new NotImplementedError(`invoke ${parsed.activity.name} is not handled`);
-    const response = await handleInvoke(parsed.activity, { config, now: new Date() });
+    const response = await handleInvoke(parsed.activity, { config, now: new Date(), log: context });
     logEvent(context, 'info', 'composeExtension.invoke', { name: parsed.activity.name });
     return response.body === undefined
       ? { status: response.status }

@@ -25,7 +25,7 @@ export async function outgoingWebhook(request: HttpRequest, context: InvocationC
       logEvent(context, 'info', 'outgoingWebhook.ignored', { secret, activityType: activity.activityType });
       return { status: 200, headers: { 'Cache-Control': 'no-store' } };
     }
-    const { reply, outcome } = await answerCommand(parseCommand(activity.text), context);
+    const { reply, outcome } = await answerCommand(parseCommand(activity.text), activity.senderObjectId, context);
     logEvent(context, 'info', 'outgoingWebhook.answered', { secret, outcome, activityId: activity.id });
     return { status: 200, headers: { 'Cache-Control': 'no-store' }, jsonBody: reply };
   } catch (err) {

@@ -28,6 +28,32 @@ export function notificationQueueName(env: Env = process.env): string {
   return nonEmpty(env.NOTIFICATION_QUEUE) ?? DEFAULTS.NOTIFICATION_QUEUE;
 }
 
+/** The people of EXPENSE_READERS: object ids and addresses, lowercased. */
+export interface ExpenseReaders {
+  objectIds: ReadonlySet<string>;
+  addresses: ReadonlySet<string>;
+}
+
+function parseExpenseReaders(raw: string): ExpenseReaders | undefined {
+  const objectIds = new Set<string>();
+  const addresses = new Set<string>();
+  for (const item of parseList(raw)) {
+    if (isGuid(item)) objectIds.add(item.toLowerCase());
+    else if (isMailAddress(item)) addresses.add(item.toLowerCase());
+    else return undefined;
+  }
+  return { objectIds, addresses };
+}
+
+/**
+ * Read on every Teams path that shows an expense, which need no other expense setting. A malformed
+ * list grants no one (the expenses feature reports it as not configured, naming EXPENSE_READERS).
+ */
+export function expenseReaders(env: Env = process.env): ExpenseReaders {
+  const raw = nonEmpty(env.EXPENSE_READERS);
+  return (raw && parseExpenseReaders(raw)) || { objectIds: new Set(), addresses: new Set() };
+}
+
 export function subscriptionSchedule(env: Env = process.env): string {
   return nonEmpty(env.GRAPH_SUBSCRIPTION_SCHEDULE) ?? DEFAULTS.GRAPH_SUBSCRIPTION_SCHEDULE;
 }
@@ -321,6 +347,8 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
   },
 
   expenses(r, env) {
+    // Teams paths read the list themselves (expenseReaders); a malformed one shows here, in health.
+    r.optional('EXPENSE_READERS', parseExpenseReaders);
     return {
       ...readGraphApi(r, env),
       publicBaseUrl: r.required('PUBLIC_BASE_URL', parseOrigin),
@@ -408,6 +436,7 @@ export const FEATURE_SETTINGS: { readonly [F in FeatureName]: readonly string[] 
     'ACTIONABLE_MESSAGE_SENDER',
     'ACTIONABLE_MESSAGE_ORIGINATOR',
     'ACTION_TOKEN_KEY',
+    'EXPENSE_READERS',
     'GRAPH_BASE_URL',
     'AZURE_TENANT_ID',
     'AZURE_CLIENT_ID',

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 
 import { BadRequestError } from '../../../src/lib/core/errors';
 import { commandText, parseWebhookActivity, parseCommand } from '../../../src/lib/outgoing-webhook/activity';
-import { teamsMessage } from './support';
+import { teamsMessage, TIM_OBJECT_ID } from './support';
 
 /** What a person typed, as Teams delivers it in `text`, and the command the webhook reads from it. */
 
@@ -56,7 +56,12 @@ describe('outgoing webhook: reading the command', () => {
 describe('outgoing webhook: parsing the activity', () => {
   test("a message shaped like Teams' documented example", () => {
     const activity = parseWebhookActivity(Buffer.from(teamsMessage('<at>Expenses</at> help'), 'utf8'));
-    assert.deepEqual(activity, { type: 'message', id: '1485983408511', text: '<at>Expenses</at> help' });
+    assert.deepEqual(activity, {
+      type: 'message',
+      id: '1485983408511',
+      text: '<at>Expenses</at> help',
+      senderObjectId: TIM_OBJECT_ID,
+    });
   });
 
   test('a message without text reads as empty (the command list)', () => {
