@@ -1,4 +1,4 @@
-import { isMailAddress } from '../config/settings';
+import { isMailAddress } from '../core/validate';
 import type { AdaptiveCard } from '../core/adaptive-card';
 
 /**

@@ -2,7 +2,7 @@ import type { TableClient, TableEntityResult } from '@azure/data-tables' with { 
 
 import { randomUUID } from 'node:crypto';
 
-import { isMailAddress } from '../config/settings';
+import { isMailAddress } from '../core/validate';
 import { BadRequestError } from '../core/errors';
 import { isRecord } from '../core/http';
 import { getEntityIfExists, storageStatus, tableClient, withStorage } from '../clients/storage';

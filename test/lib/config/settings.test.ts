@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { configuredFeatures, featureConfig, notificationQueueName, parseSecureUrl, subscriptionSchedule } from '../../../src/lib/config/settings';
+import { parseSecureUrl } from '../../../src/lib/core/validate';
+import { configuredFeatures, featureConfig, notificationQueueName, subscriptionSchedule } from '../../../src/lib/config/settings';
 import { NotConfiguredError } from '../../../src/lib/core/errors';
 
 const key = Buffer.alloc(32, 7).toString('base64');
