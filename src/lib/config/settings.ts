@@ -21,6 +21,7 @@ export const DEFAULTS = {
   ACTIONABLE_MESSAGE_LEGACY_METADATA_URL: 'https://substrate.office.com/sts/common/.well-known/openid-configuration',
   BOT_OPENID_METADATA_URL: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
   BOT_TOKEN_ISSUER: 'https://api.botframework.com',
+  BOT_APP_TYPE: 'MultiTenant',
   COMPOSE_EXTENSION_SIGNIN: 'off',
 } as const;
 
@@ -190,13 +191,15 @@ export interface OutgoingWebhookConfig {
   secrets: readonly OutgoingWebhookSecret[];
 }
 
+/** What the Azure Bot is (ARM `msaAppType`, botbuilder's `MicrosoftAppType`). */
+export const BOT_APP_TYPES = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const;
+export type BotAppType = (typeof BOT_APP_TYPES)[number];
+
 export interface ComposeExtensionConfig {
   publicBaseUrl: string;
   botAppId: string;
   openIdMetadataUrl: string;
   tokenIssuer: string;
-  botTenantId?: string;
-  authorityHost: string;
   signin: 'off' | 'entra';
 }
 
@@ -260,6 +263,20 @@ function readGraphNotifications(r: SettingsReader): GraphNotificationsConfig {
     clientState: r.required('GRAPH_CLIENT_STATE', clientState),
     queueName: r.withDefault('NOTIFICATION_QUEUE', DEFAULTS.NOTIFICATION_QUEUE, asString),
   };
+}
+
+/**
+ * BOT_APP_TYPE says what the Azure Bot is; a single-tenant or managed-identity bot belongs to one tenant, so
+ * those types need BOT_TENANT_ID (a GUID). The channels send every type the same token, so the token checks
+ * depend on neither: they only catch a configuration that cannot describe the bot, and the feature's config
+ * keeps neither.
+ */
+function readBotIdentity(r: SettingsReader): void {
+  const type = r.withDefault('BOT_APP_TYPE', DEFAULTS.BOT_APP_TYPE, (raw): BotAppType | undefined =>
+    BOT_APP_TYPES.find((t) => t.toLowerCase() === raw.toLowerCase()),
+  );
+  const tenantId = r.optional('BOT_TENANT_ID', (raw) => (isGuid(raw) ? raw : undefined));
+  if (type !== undefined && type !== 'MultiTenant' && tenantId === undefined) r.problems.push('BOT_TENANT_ID');
 }
 
 const readers: { [F in FeatureName]: (r: SettingsReader) => FeatureConfigs[F] } = {
@@ -353,14 +370,12 @@ const readers: { [F in FeatureName]: (r: SettingsReader) => FeatureConfigs[F] } 
       botAppId: r.required('BOT_APP_ID', asString),
       openIdMetadataUrl: r.withDefault('BOT_OPENID_METADATA_URL', DEFAULTS.BOT_OPENID_METADATA_URL, secureUrl),
       tokenIssuer: r.withDefault('BOT_TOKEN_ISSUER', DEFAULTS.BOT_TOKEN_ISSUER, asString),
-      authorityHost: r.withDefault('ENTRA_AUTHORITY_HOST', DEFAULTS.ENTRA_AUTHORITY_HOST, secureUrl),
       signin: r.withDefault('COMPOSE_EXTENSION_SIGNIN', DEFAULTS.COMPOSE_EXTENSION_SIGNIN, (raw) => {
         const value = raw.toLowerCase();
         return value === 'off' || value === 'entra' ? value : undefined;
       }),
     };
-    const botTenantId = r.optional('BOT_TENANT_ID', (raw) => (isGuid(raw) ? raw : undefined));
-    if (botTenantId !== undefined) config.botTenantId = botTenantId;
+    readBotIdentity(r);
     return config;
   },
 
