@@ -104,6 +104,13 @@ param actionableMessageOriginator string = ''
 @description('Optional comma list of domains an approver may act from.')
 param actionableMessageAllowedPerformerDomains string = ''
 
+@description('The mailed approval card: http (Action.Http to the app) or universal (Action.Execute through the bot; register the provider for the bot first).')
+@allowed([
+  'http'
+  'universal'
+])
+param actionableMessageCard string = 'http'
+
 @description('Pricing tier of the Azure Bot; Teams and Outlook are standard channels, free on F0.')
 @allowed([
   'F0'
@@ -235,6 +242,7 @@ var appSettings = {
   ACTIONABLE_MESSAGE_SENDER: actionableMessageSender
   ACTIONABLE_MESSAGE_ORIGINATOR: actionableMessageOriginator
   ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS: actionableMessageAllowedPerformerDomains
+  ACTIONABLE_MESSAGE_CARD: actionableMessageCard
   BOT_APP_ID: identity.outputs.clientId
   BOT_TENANT_ID: tenant().tenantId
   BOT_OPENID_METADATA_URL: botOpenIdMetadataUrl

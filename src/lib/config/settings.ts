@@ -21,6 +21,7 @@ export const DEFAULTS = {
   BOT_OPENID_METADATA_URL: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
   BOT_TOKEN_ISSUER: 'https://api.botframework.com',
   COMPOSE_EXTENSION_SIGNIN: 'off',
+  ACTIONABLE_MESSAGE_CARD: 'http',
 } as const;
 
 /** Resolved when the app loads, so that the host can index the queue and timer functions unconfigured. */
@@ -178,11 +179,23 @@ export interface ActionableMessagesConfig {
   originator?: string;
 }
 
+/** Which approval card is mailed: `Action.Http` buttons (1.0) or Universal Actions through the bot (1.4). */
+export type ActionableMessageCard = 'http' | 'universal';
+
 export interface ExpensesConfig extends GraphApiConfig {
   publicBaseUrl: string;
   sender: string;
   originator: string;
   actionTokenKey: Buffer;
+  card: ActionableMessageCard;
+}
+
+/** The approval card's `Action.Execute` buttons and refresh, answered by the bot endpoint. */
+export interface UniversalActionsConfig {
+  actionTokenKey: Buffer;
+  /** Written into the cards answered to Outlook, which shows only cards carrying the provider's originator. */
+  originator?: string;
+  allowedPerformerDomains?: readonly string[];
 }
 
 export interface OutgoingWebhookSecret {
@@ -220,6 +233,7 @@ export interface FeatureConfigs {
   expenses: ExpensesConfig;
   outgoingWebhook: OutgoingWebhookConfig;
   composeExtension: ComposeExtensionConfig;
+  universalActions: UniversalActionsConfig;
   signin: SigninConfig;
 }
 
@@ -232,6 +246,10 @@ const tenant = (raw: string): string | undefined =>
     ? raw
     : undefined;
 const mail = (raw: string): string | undefined => (isMailAddress(raw) ? raw.toLowerCase() : undefined);
+const performerDomains = (raw: string): string[] | undefined => {
+  const list = parseList(raw).map((d) => d.toLowerCase().replace(/^@/, ''));
+  return list.length > 0 ? list : undefined;
+};
 const actionTokenKey = (raw: string): Buffer | undefined => {
   const key = decodeBase64(raw);
   return key && key.length >= 32 ? key : undefined;
@@ -291,10 +309,7 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
     const sender = r.optional('ACTIONABLE_MESSAGE_SENDER', mail);
     // A legacy token proves its origin only through `sender`, so legacy mode needs the sender.
     if (legacyAudience !== undefined && sender === undefined) r.problems.push('ACTIONABLE_MESSAGE_SENDER');
-    const domains = r.optional('ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS', (raw) => {
-      const list = parseList(raw).map((d) => d.toLowerCase().replace(/^@/, ''));
-      return list.length > 0 ? list : undefined;
-    });
+    const domains = r.optional('ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS', performerDomains);
     const config: ActionableMessagesConfig = {
       publicBaseUrl: r.required('PUBLIC_BASE_URL', parseOrigin),
       authorityHost: r.withDefault('ENTRA_AUTHORITY_HOST', DEFAULTS.ENTRA_AUTHORITY_HOST, secureUrl),
@@ -321,13 +336,29 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
   },
 
   expenses(r, env) {
+    const card = r.withDefault('ACTIONABLE_MESSAGE_CARD', DEFAULTS.ACTIONABLE_MESSAGE_CARD, (raw) => {
+      const value = raw.toLowerCase();
+      return value === 'http' || value === 'universal' ? value : undefined;
+    });
+    // Universal Actions go to the bot: without one, every click on the mailed card would fail.
+    if (card === 'universal') r.required('BOT_APP_ID', asString);
     return {
       ...readGraphApi(r, env),
       publicBaseUrl: r.required('PUBLIC_BASE_URL', parseOrigin),
       sender: r.required('ACTIONABLE_MESSAGE_SENDER', mail),
       originator: r.required('ACTIONABLE_MESSAGE_ORIGINATOR', asString),
       actionTokenKey: r.required('ACTION_TOKEN_KEY', actionTokenKey),
+      card,
     };
+  },
+
+  universalActions(r) {
+    const config: UniversalActionsConfig = { actionTokenKey: r.required('ACTION_TOKEN_KEY', actionTokenKey) };
+    const originator = r.optional('ACTIONABLE_MESSAGE_ORIGINATOR', asString);
+    if (originator !== undefined) config.originator = originator;
+    const domains = r.optional('ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS', performerDomains);
+    if (domains !== undefined) config.allowedPerformerDomains = domains;
+    return config;
   },
 
   outgoingWebhook(r) {
@@ -408,6 +439,8 @@ export const FEATURE_SETTINGS: { readonly [F in FeatureName]: readonly string[] 
     'ACTIONABLE_MESSAGE_SENDER',
     'ACTIONABLE_MESSAGE_ORIGINATOR',
     'ACTION_TOKEN_KEY',
+    'ACTIONABLE_MESSAGE_CARD',
+    'BOT_APP_ID',
     'GRAPH_BASE_URL',
     'AZURE_TENANT_ID',
     'AZURE_CLIENT_ID',
@@ -424,6 +457,7 @@ export const FEATURE_SETTINGS: { readonly [F in FeatureName]: readonly string[] 
     'ENTRA_AUTHORITY_HOST',
     'COMPOSE_EXTENSION_SIGNIN',
   ],
+  universalActions: ['ACTION_TOKEN_KEY', 'ACTIONABLE_MESSAGE_ORIGINATOR', 'ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS'],
   signin: ['PUBLIC_BASE_URL', 'ENTRA_AUTHORITY_HOST', 'SIGNIN_CLIENT_ID', 'SIGNIN_CLIENT_SECRET', 'SIGNIN_TENANT_ID'],
 };
 

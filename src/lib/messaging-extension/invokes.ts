@@ -4,8 +4,11 @@ import type {
   ComposeExtensionInvokeName,
   MessagingExtensionQuery,
 } from './activity';
+import { type AdaptiveCardInvokeResponse, handleCardAction } from './card-actions';
 import { getUserSettings, parseSettingsState, saveUserSettings, type UserSettings } from './store';
-import { featureConfig, type ComposeExtensionConfig } from '../config/settings';
+import { featureConfig, type ComposeExtensionConfig, type UniversalActionsConfig } from '../config/settings';
+import { NotConfiguredError } from '../core/errors';
+import { cardForViewer, type Viewer } from '../expenses/viewer-card';
 import { type DirectoryUser, getDirectoryUser, recentlyChangedUsers, searchDirectory } from '../directory/directory';
 import { expenseStatusCard, formatAmount, STATUS_TEXT } from '../expenses/cards';
 import { type Expense, getExpense, listExpensesForUser } from '../expenses/store';
@@ -48,10 +51,13 @@ export interface MessagingExtensionResponse {
   composeExtension: MessagingExtensionResult;
 }
 
-/** An invoke's answer: always 200 (Teams' contract); `composeExtension/setting` has no body. */
+/**
+ * An invoke's answer: always HTTP 200 (Teams' contract), the outcome in the body; `composeExtension/setting`
+ * has no body. A Universal Actions answer carries its own `statusCode` inside the body.
+ */
 export interface InvokeResponse {
   status: 200;
-  body?: MessagingExtensionResponse;
+  body?: MessagingExtensionResponse | AdaptiveCardInvokeResponse;
 }
 
 /** What a result's preview `tap` carries back as the `composeExtension/selectItem` value. */
@@ -96,10 +102,30 @@ function personAttachment(user: DirectoryUser, withPreview: boolean): MessagingE
   return attachment;
 }
 
-async function expenseAttachment(expense: Expense, withPreview: boolean): Promise<MessagingExtensionAttachment> {
+/**
+ * A pending expense is a Universal Actions card (the approver gets the buttons, anyone the card is shared
+ * with the status through its refresh); a decided one, which can no longer change, the plain status card.
+ */
+async function expenseCard(expense: Expense, viewer: Viewer | undefined): Promise<object> {
+  const universal = universalActionsConfig();
+  if (expense.status !== 'pending' || !universal) return expenseStatusCard(expense);
+  return cardForViewer(expense, viewer, { host: 'teams', actionTokenKey: universal.actionTokenKey });
+}
+
+/** Without an action-token key the messaging extension still shows expenses, with no buttons. */
+function universalActionsConfig(): UniversalActionsConfig | undefined {
+  try {
+    return featureConfig('universalActions');
+  } catch (err) {
+    if (err instanceof NotConfiguredError) return undefined;
+    throw err;
+  }
+}
+
+async function expenseAttachment(expense: Expense, withPreview: boolean, viewer?: Viewer): Promise<MessagingExtensionAttachment> {
   const attachment: MessagingExtensionAttachment = {
     contentType: 'application/vnd.microsoft.card.adaptive',
-    content: await expenseStatusCard(expense),
+    content: viewer ? await expenseCard(expense, viewer) : await expenseStatusCard(expense),
   };
   if (withPreview) {
     attachment.preview = {
@@ -160,7 +186,8 @@ async function searchExpenses(activity: ActivityEnvelope, query: MessagingExtens
     const mine = (await listExpensesForUser(addresses, { skip: 0, count: FILTER_WINDOW })).expenses;
     expenses = mine.filter((e) => matchesAllPrefixes(words, expenseWords(e))).slice(page.skip, page.skip + page.count);
   }
-  return results(await Promise.all(expenses.map((e) => expenseAttachment(e, true))));
+  const viewer = { objectId: user.id };
+  return results(await Promise.all(expenses.map((e) => expenseAttachment(e, true, viewer))));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -207,6 +234,10 @@ function isSelectItemValue(value: Record<string, unknown>): value is SelectItemV
 }
 
 const invokeHandlers: InvokeHandlers = {
+  async 'adaptiveCard/action'(activity, context) {
+    return { status: 200, body: await handleCardAction(activity, context.now) };
+  },
+
   async 'composeExtension/query'(activity, context) {
     const gate = await signinRequired(activity, activity.value.state, context);
     if (gate) return gate;
@@ -229,7 +260,8 @@ const invokeHandlers: InvokeHandlers = {
       return user?.accountEnabled ? results([personAttachment(user, false)]) : message('This person is no longer in the directory.');
     }
     const expense = await getExpense(value.id);
-    return expense ? results([await expenseAttachment(expense, false)]) : message('This expense no longer exists.');
+    const viewer = activity.from.aadObjectId ? { objectId: activity.from.aadObjectId } : undefined;
+    return expense ? results([await expenseAttachment(expense, false, viewer)]) : message('This expense no longer exists.');
   },
 
   async 'composeExtension/queryLink'(activity, context) {
