@@ -120,7 +120,7 @@ const UNIVERSAL_VERSION: Record<UniversalHost, string> = { outlook: '1.4', teams
 
 export interface UniversalCardOptions {
   host: UniversalHost;
-  /** Provider id from the Actionable Email Developer Dashboard; required by Outlook. */
+  /** Provider id from the Actionable Email Developer Dashboard; required by Outlook, left out for Teams. */
   originator?: string;
   /**
    * Object ids of the people whose client refreshes the card when it is shown (Teams; Outlook refreshes
@@ -134,7 +134,8 @@ const MAX_REFRESH_USERS = 60;
 
 function universalFrame(expense: Expense, options: UniversalCardOptions): AdaptiveCard {
   const frame: AdaptiveCard = { version: UNIVERSAL_VERSION[options.host] };
-  if (options.originator) frame.originator = options.originator;
+  // Only Outlook knows `originator`; in Teams it is no part of the card.
+  if (options.host === 'outlook' && options.originator) frame.originator = options.originator;
   // A decided expense never changes again, so its card needs no refresh.
   if (expense.status === 'pending') {
     frame.refresh = {
