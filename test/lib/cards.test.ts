@@ -136,7 +136,7 @@ describe('every card the app emits, for every host that shows it', () => {
       ['Action.Execute', 'approve', { expenseId: 'EXP-7', actionToken: 'v1.token' }],
       ['Action.Execute', 'reject', { expenseId: 'EXP-7', actionToken: 'v1.token' }],
     ]);
-    assert.deepEqual(mailed.refresh, { action: { type: 'Action.Execute', verb: 'refresh', data: { expenseId: 'EXP-7' } }, userIds: ids });
+    assert.deepEqual(mailed.refresh, { action: { type: 'Action.Execute', verb: 'refresh', data: { expenseId: 'EXP-7' } }, userIds: ids.map((id) => `8:orgid:${id}`) });
     assert.ok((mailed.body as { type: string; id?: string }[]).some((e) => e.type === 'Input.Text' && e.id === 'comment'));
     const teams = await universalApprovalCard(expense('pending'), 'v1.token', { host: 'teams', refreshUserIds: ids });
     assert.equal(teams.version, '1.5');

@@ -123,14 +123,17 @@ export interface UniversalCardOptions {
   /** Provider id from the Actionable Email Developer Dashboard; required by Outlook, left out for Teams. */
   originator?: string;
   /**
-   * Object ids of the people whose client refreshes the card when it is shown (Teams; Outlook refreshes
-   * for everyone): the approver, so that they see the buttons and everyone else the status.
+   * Entra object ids of the people whose client refreshes the card when it is shown (Teams; Outlook
+   * ignores `userIds` and refreshes for everyone): the approver, so that they see the buttons and
+   * everyone else the status.
    */
   refreshUserIds: readonly string[];
 }
 
 /** Teams refreshes a card automatically for at most 60 users. */
 const MAX_REFRESH_USERS = 60;
+/** Teams names a user in `refresh.userIds` as `29:<id>` or `8:orgid:<Entra object id>`. */
+const refreshUserId = (objectId: string): string => `8:orgid:${objectId}`;
 
 function universalFrame(expense: Expense, options: UniversalCardOptions): AdaptiveCard {
   const frame: AdaptiveCard = { version: UNIVERSAL_VERSION[options.host] };
@@ -140,7 +143,7 @@ function universalFrame(expense: Expense, options: UniversalCardOptions): Adapti
   if (expense.status === 'pending') {
     frame.refresh = {
       action: { type: 'Action.Execute', verb: REFRESH_VERB, data: { expenseId: expense.id } },
-      userIds: options.refreshUserIds.slice(0, MAX_REFRESH_USERS),
+      userIds: options.refreshUserIds.slice(0, MAX_REFRESH_USERS).map(refreshUserId),
     };
   }
   return frame;

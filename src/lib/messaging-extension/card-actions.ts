@@ -47,7 +47,7 @@ async function viewerOf(activity: ActivityEnvelope): Promise<{ viewer: Viewer; a
 
 /** A line under a card: what happened to this click (it names neither a person nor a time). */
 function withNotice(card: AdaptiveCard, text: string): AdaptiveCard {
-  const body = Array.isArray(card.body) ? card.body : [];
+  const body: unknown[] = Array.isArray(card.body) ? card.body : [];
   return { ...card, body: [...body, { type: 'TextBlock', text, wrap: true, isSubtle: true }] };
 }
 

@@ -101,7 +101,7 @@ describe('Universal Actions through the bot', () => {
     stand = await startBotStandIn();
     outlookKey = await stand.server.addKey({ endorsements: ['outlook'] });
     standIns = await startStandIns();
-    restoreEnv = setEnv({ ...stand.env, ...settings(standIns), ACTIONABLE_MESSAGE_CARD: 'universal' } as Record<string, string>);
+    restoreEnv = setEnv({ ...stand.env, ...settings(standIns), ACTIONABLE_MESSAGE_CARD: 'universal' });
     await upsertUsers([
       { id: BOB.aadObjectId, displayName: 'Bob Approver', mail: APPROVER, userPrincipalName: 'bob@contoso.onmicrosoft.com', accountEnabled: true, businessPhones: [] },
       { id: LARRY.aadObjectId, displayName: 'Larry Jin', mail: 'larry@contoso.com', accountEnabled: true, businessPhones: [] },
@@ -122,7 +122,7 @@ describe('Universal Actions through the bot', () => {
     assert.equal(card.version, '1.4');
     assert.equal(card.originator, ORIGINATOR);
     assert.deepEqual(verbs(card), ['approve', 'reject']);
-    assert.deepEqual(card.refresh, { action: { type: 'Action.Execute', verb: 'refresh', data: { expenseId: 'UA-MAIL' } }, userIds: [BOB.aadObjectId] });
+    assert.deepEqual(card.refresh, { action: { type: 'Action.Execute', verb: 'refresh', data: { expenseId: 'UA-MAIL' } }, userIds: [`8:orgid:${BOB.aadObjectId}`] });
     // The button's data is what the invoke brings back: the mailed card round-trips through the bot.
     const approve = (card.actions as { data: Record<string, unknown> }[])[0]?.data ?? assert.fail();
     const answer = await execute('outlook', 'approve', { ...approve, comment: 'ok' });
@@ -157,7 +157,7 @@ describe('Universal Actions through the bot', () => {
       await seedExpense(id);
       const mine = answeredCard(await execute(channel, 'refresh', { expenseId: id }, BOB, 'automatic'), channel);
       assert.deepEqual(verbs(mine), ['approve', 'reject']);
-      assert.deepEqual((mine.refresh as { userIds: string[] }).userIds, [BOB.aadObjectId]);
+      assert.deepEqual((mine.refresh as { userIds: string[] }).userIds, [`8:orgid:${BOB.aadObjectId}`]);
       const theirs = answeredCard(await execute(channel, 'refresh', { expenseId: id }, LARRY), channel);
       assert.deepEqual(verbs(theirs), []);
       assert.ok(cardText(theirs).some((t) => t.includes('Waiting for approval')));
@@ -240,7 +240,7 @@ describe('Universal Actions through the bot', () => {
     const theirs = asSubmitter.attachments?.find((a) => JSON.stringify(a.content).includes('UA-LIST')) ?? assert.fail('listed');
     assertCardForHost(theirs.content, 'teamsMessagingExtension');
     assert.deepEqual(verbs(theirs.content as Record<string, unknown>), []);
-    assert.deepEqual(((theirs.content as Record<string, unknown>).refresh as { userIds: string[] }).userIds, [BOB.aadObjectId]);
+    assert.deepEqual(((theirs.content as Record<string, unknown>).refresh as { userIds: string[] }).userIds, [`8:orgid:${BOB.aadObjectId}`]);
   });
 });
 
