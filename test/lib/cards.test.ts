@@ -7,6 +7,7 @@ import { Template } from 'adaptivecards-templating';
 
 import approvalTemplate from '../../src/cards/expense-approval.json';
 import statusTemplate from '../../src/cards/expense-status.json';
+import universalApprovalTemplate from '../../src/cards/expense-approval-universal.json';
 import {
   expenseApprovalCard,
   expenseStatusCard,
@@ -373,6 +374,13 @@ describe('the sample data a designer opens the templates with', () => {
     assert.doesNotMatch(JSON.stringify(card), /\$\{/);
     assertCardForHost(card, 'outlookActionableMessage');
     assert.deepEqual((card.actions as { title: string }[]).map((a) => a.title), ['Approve', 'Reject']);
+  });
+
+  test('docs/cards/expense-approval-universal.data.json fills every binding: a Teams 1.5 card with Approve and Reject as Action.Execute', () => {
+    const card = new Template(universalApprovalTemplate).expand({ $root: sample('expense-approval-universal.data.json') }) as Record<string, unknown>;
+    assert.doesNotMatch(JSON.stringify(card), /\$\{/);
+    assertCardForHost(card, 'teamsUniversalActions');
+    assert.deepEqual((card.actions as { verb: string }[]).map((a) => a.verb), ['approve', 'reject']);
   });
 
   test('docs/cards/expense-status.data.json fills every binding of the status card', () => {

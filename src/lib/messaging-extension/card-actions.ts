@@ -41,8 +41,9 @@ async function viewerOf(activity: ActivityEnvelope): Promise<{ viewer: Viewer; a
   const objectId = activity.from.aadObjectId;
   if (!objectId) return undefined;
   const user = await withStorage('directory read', () => getDirectoryUser(objectId));
-  const address = user?.accountEnabled ? (user.mail ?? user.userPrincipalName) : undefined;
-  return address ? { viewer: { objectId: user?.id ?? objectId }, address } : undefined;
+  if (!user?.accountEnabled) return undefined;
+  const address = user.mail ?? user.userPrincipalName;
+  return address ? { viewer: { objectId: user.id }, address } : undefined;
 }
 
 /** A line under a card: what happened to this click (it names neither a person nor a time). */
