@@ -92,6 +92,25 @@ describe('featureConfig', () => {
     );
   });
 
+  test('ACTIONABLE_MESSAGE_CARD is http by default; universal needs the bot; anything else is malformed', () => {
+    const expenses = {
+      PUBLIC_BASE_URL: 'https://contoso-m365.azurewebsites.net',
+      ACTIONABLE_MESSAGE_SENDER: 'approvals@contoso.com',
+      ACTIONABLE_MESSAGE_ORIGINATOR: 'provider-id',
+      ACTION_TOKEN_KEY: key,
+    };
+    assert.equal(featureConfig('expenses', expenses).card, 'http');
+    assert.equal(featureConfig('expenses', { ...expenses, ACTIONABLE_MESSAGE_CARD: 'Universal', BOT_APP_ID: 'bot-id' }).card, 'universal');
+    assert.throws(
+      () => featureConfig('expenses', { ...expenses, ACTIONABLE_MESSAGE_CARD: 'universal' }),
+      (err: unknown) => err instanceof NotConfiguredError && err.settings.join() === 'BOT_APP_ID',
+    );
+    assert.throws(
+      () => featureConfig('expenses', { ...expenses, ACTIONABLE_MESSAGE_CARD: 'execute' }),
+      (err: unknown) => err instanceof NotConfiguredError && err.settings.join() === 'ACTIONABLE_MESSAGE_CARD',
+    );
+  });
+
   test('re-reads a feature when one of its settings changes', () => {
     const first = featureConfig('composeExtension', { PUBLIC_BASE_URL: 'https://a.example.com', BOT_APP_ID: 'one' });
     const second = featureConfig('composeExtension', { PUBLIC_BASE_URL: 'https://a.example.com', BOT_APP_ID: 'two' });
