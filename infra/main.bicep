@@ -107,6 +107,13 @@ param actionableMessageAllowedPerformerDomains string = ''
 @description('Comma list of addresses or object ids (finance staff, auditors) who may see every expense in Teams besides its submitter and approver')
 param expenseReaders string = ''
 
+@description('The mailed approval card: http (Action.Http to the app) or universal (Action.Execute through the bot; register the provider for the bot first).')
+@allowed([
+  'http'
+  'universal'
+])
+param actionableMessageCard string = 'http'
+
 @description('Pricing tier of the Azure Bot; Teams and Outlook are standard channels, free on F0.')
 @allowed([
   'F0'
@@ -241,6 +248,7 @@ var appSettings = {
   ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS: actionableMessageAllowedPerformerDomains
   EXPENSE_READERS: expenseReaders
   BOT_APP_TYPE: 'UserAssignedMSI'
+  ACTIONABLE_MESSAGE_CARD: actionableMessageCard
   BOT_APP_ID: identity.outputs.clientId
   BOT_TENANT_ID: tenant().tenantId
   BOT_OPENID_METADATA_URL: botOpenIdMetadataUrl

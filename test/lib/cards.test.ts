@@ -7,7 +7,15 @@ import { Template } from 'adaptivecards-templating';
 
 import approvalTemplate from '../../src/cards/expense-approval.json';
 import statusTemplate from '../../src/cards/expense-status.json';
-import { expenseApprovalCard, expenseStatusCard, markdownLiteral, refreshedApprovalCard } from '../../src/lib/expenses/cards';
+import universalApprovalTemplate from '../../src/cards/expense-approval-universal.json';
+import {
+  expenseApprovalCard,
+  expenseStatusCard,
+  markdownLiteral,
+  refreshedApprovalCard,
+  universalApprovalCard,
+  universalStatusCard,
+} from '../../src/lib/expenses/cards';
 import type { Expense, ExpenseStatus } from '../../src/lib/expenses/store';
 import { peopleListCard, personCard } from '../../src/lib/directory/people-card';
 import { assertCardForHost, cardProblems, cardText, HOST_RULES, type HostName, versionTable } from '../support/cards';
@@ -58,6 +66,25 @@ async function emittedCards(): Promise<EmittedCard[]> {
     { kind: 'person', card: { ...personCard(people[0] ?? assert.fail()) }, hosts: ['teamsOutgoingWebhook', 'teamsMessagingExtension'] },
     { kind: 'people list', card: { ...peopleListCard(people, { heading: 'People matching “a”', footnote: 'More people match.' }) }, hosts: ['teamsOutgoingWebhook'] },
   ];
+  const refreshUserIds = ['cd723fa0-0591-416a-9290-e93ecf3a9b92'];
+  const mailed = { host: 'outlook' as const, originator: ORIGINATOR, refreshUserIds };
+  const inTeams = { host: 'teams' as const, refreshUserIds };
+  cards.push(
+    { kind: 'Universal Actions approval (mailed)', card: await universalApprovalCard(expense('pending'), 'v1.token', mailed), hosts: ['outlookUniversalActions'] },
+    { kind: 'Universal Actions approval (Teams)', card: await universalApprovalCard(expense('pending'), 'v1.token', inTeams), hosts: ['teamsUniversalActions', 'teamsMessagingExtension'] },
+  );
+  for (const status of STATUSES) {
+    const decided = status === 'pending' ? expense(status) : expense(status, { comment: 'Fine *by* me' });
+    cards.push(
+      { kind: `Universal Actions status (${status}, Outlook)`, card: await universalStatusCard(decided, mailed), hosts: ['outlookUniversalActions'] },
+      {
+        kind: `Universal Actions status (${status}, Teams)`,
+        card: await universalStatusCard(decided, inTeams),
+        // A pending card is also a messaging-extension result; a decided one is only ever an invoke's answer.
+        hosts: status === 'pending' ? ['teamsUniversalActions', 'teamsMessagingExtension'] : ['teamsUniversalActions'],
+      },
+    );
+  }
   for (const status of STATUSES) {
     cards.push({ kind: `status (${status})`, card: await expenseStatusCard(expense(status)), hosts: teams });
     if (status !== 'pending') {
@@ -98,6 +125,36 @@ describe('every card the app emits, for every host that shows it', () => {
     assert.equal(refreshed.version, '1.0');
     assert.equal(refreshed.originator, ORIGINATOR);
     assert.equal(refreshed.actions, undefined, 'a decision is taken once: no actions are left');
+  });
+
+  test('the Universal Actions cards: 1.4 with originator for Outlook, 1.5 for Teams, Action.Execute verbs with the token, a refresh naming the approver while pending', async () => {
+    const ids = ['cd723fa0-0591-416a-9290-e93ecf3a9b92'];
+    const mailed = await universalApprovalCard(expense('pending'), 'v1.token', { host: 'outlook', originator: ORIGINATOR, refreshUserIds: ids });
+    assert.equal(mailed.version, '1.4');
+    assert.equal(mailed.originator, ORIGINATOR);
+    const actions = mailed.actions as { type: string; verb: string; data: unknown }[];
+    assert.deepEqual(actions.map((a) => [a.type, a.verb, a.data]), [
+      ['Action.Execute', 'approve', { expenseId: 'EXP-7', actionToken: 'v1.token' }],
+      ['Action.Execute', 'reject', { expenseId: 'EXP-7', actionToken: 'v1.token' }],
+    ]);
+    assert.deepEqual(mailed.refresh, { action: { type: 'Action.Execute', verb: 'refresh', data: { expenseId: 'EXP-7' } }, userIds: ids.map((id) => `8:orgid:${id}`) });
+    assert.ok((mailed.body as { type: string; id?: string }[]).some((e) => e.type === 'Input.Text' && e.id === 'comment'));
+    const teams = await universalApprovalCard(expense('pending'), 'v1.token', { host: 'teams', refreshUserIds: ids });
+    assert.equal(teams.version, '1.5');
+    assert.equal(teams.originator, undefined);
+    const decided = await universalStatusCard(expense('approved'), { host: 'teams', refreshUserIds: ids });
+    assert.equal(decided.refresh, undefined, 'a decided expense never changes: no refresh');
+    assert.equal(decided.actions, undefined);
+    const many = Array.from({ length: 70 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const capped = await universalStatusCard(expense('pending'), { host: 'teams', refreshUserIds: many });
+    assert.equal((capped.refresh as { userIds: string[] }).userIds.length, 60, 'Teams refreshes for at most 60 users');
+  });
+
+  test('a Universal Actions card below the host version fails: Teams 1.4, Outlook 1.0', async () => {
+    const teams = await universalApprovalCard(expense('pending'), 'v1.token', { host: 'teams', refreshUserIds: [] });
+    assert.ok(cardProblems({ ...teams, version: '1.4' }, 'teamsUniversalActions').includes('claims 1.4 but uses features of 1.5'));
+    const asOne = cardProblems({ ...teams, version: '1.0', originator: ORIGINATOR }, 'outlookUniversalActions');
+    assert.ok(asOne.some((p) => /Action\.Execute/.test(p)), asOne.join('\n'));
   });
 
   test('the version table comes from the SDK: what each card uses and the version that introduced it', async (t) => {
@@ -206,6 +263,8 @@ type ColorName = 'default' | 'good' | 'warning' | 'attention';
 
 const THEMES_OF: Record<HostName, Theme[]> = {
   outlookActionableMessage: ['outlook-desktop'],
+  outlookUniversalActions: ['outlook-desktop'],
+  teamsUniversalActions: ['microsoft-teams-light', 'microsoft-teams-dark'],
   teamsOutgoingWebhook: ['microsoft-teams-light', 'microsoft-teams-dark'],
   teamsMessagingExtension: ['microsoft-teams-light', 'microsoft-teams-dark'],
   teamsLinkUnfurl: ['microsoft-teams-light', 'microsoft-teams-dark'],
@@ -315,6 +374,13 @@ describe('the sample data a designer opens the templates with', () => {
     assert.doesNotMatch(JSON.stringify(card), /\$\{/);
     assertCardForHost(card, 'outlookActionableMessage');
     assert.deepEqual((card.actions as { title: string }[]).map((a) => a.title), ['Approve', 'Reject']);
+  });
+
+  test('docs/cards/expense-approval-universal.data.json fills every binding: a Teams 1.5 card with Approve and Reject as Action.Execute', () => {
+    const card = new Template(universalApprovalTemplate).expand({ $root: sample('expense-approval-universal.data.json') }) as Record<string, unknown>;
+    assert.doesNotMatch(JSON.stringify(card), /\$\{/);
+    assertCardForHost(card, 'teamsUniversalActions');
+    assert.deepEqual((card.actions as { verb: string }[]).map((a) => a.verb), ['approve', 'reject']);
   });
 
   test('docs/cards/expense-status.data.json fills every binding of the status card', () => {

@@ -16,7 +16,13 @@ const sdk = require('adaptivecards/dist/adaptivecards.js') as typeof AdaptiveCar
 
 type Json = Record<string, unknown>;
 
-export type HostName = 'outlookActionableMessage' | 'teamsOutgoingWebhook' | 'teamsLinkUnfurl' | 'teamsMessagingExtension';
+export type HostName =
+  | 'outlookActionableMessage'
+  | 'outlookUniversalActions'
+  | 'teamsOutgoingWebhook'
+  | 'teamsLinkUnfurl'
+  | 'teamsMessagingExtension'
+  | 'teamsUniversalActions';
 
 export interface HostRule {
   /** Where the card is shown. */
@@ -25,6 +31,10 @@ export interface HostRule {
   maxVersion: string;
   /** The host renders the card's actions only at exactly `maxVersion`. */
   exactVersion?: true;
+  /** A card with `Action.Execute` or `refresh` must claim at least this version for the host to run them. */
+  universalActionsVersion?: string;
+  /** Every card of this host claims at least this version (the answers of a Universal Actions exchange keep its version). */
+  minVersion?: string;
   /** Action types the host shows, anywhere in the card (actions, ActionSets, selectAction). */
   actions: readonly string[];
   /** Root properties the host defines beyond the Adaptive Card schema (unknown to the SDK). */
@@ -47,6 +57,27 @@ export const HOST_RULES: Record<HostName, HostRule> = {
       'https://learn.microsoft.com/outlook/actionable-messages/actionable-messages-faq ("I upgraded the Adaptive Card version from 1.0 to 1.4, and my action buttons disappeared"); ' +
       'https://learn.microsoft.com/outlook/actionable-messages/adaptive-card (Action.Http, Action.Submit not supported, originator required, refresh cards)',
   },
+  outlookUniversalActions: {
+    host: 'Outlook actionable message with Universal Actions (Action.Execute through the bot), and the cards the bot answers',
+    maxVersion: '1.4',
+    minVersion: '1.4',
+    actions: ['Action.Execute', 'Action.OpenUrl', 'Action.ShowCard', 'Action.ToggleVisibility'],
+    cardExtensions: ['originator', 'hideOriginalBody', 'autoInvokeAction', 'correlationId', 'expectedActors'],
+    requiredCardProperties: ['originator'],
+    source:
+      'https://learn.microsoft.com/outlook/actionable-messages/universal-action-model ("Universal Action Model is introduced in Adaptive card schema version 1.4 and above"; `refresh` with `Action.Execute`, `userIds` ignored in Outlook); ' +
+      'https://learn.microsoft.com/outlook/actionable-messages/adaptive-card (originator required)',
+  },
+  teamsUniversalActions: {
+    host: 'Teams card answered to an adaptiveCard/action invoke (Universal Actions)',
+    maxVersion: '1.5',
+    minVersion: '1.5',
+    actions: ['Action.Execute', 'Action.OpenUrl', 'Action.ShowCard', 'Action.ToggleVisibility'],
+    cardExtensions: [],
+    requiredCardProperties: [],
+    source:
+      'https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards ("Universal Actions for Adaptive Cards are introduced in the Adaptive Cards schema version 1.5")',
+  },
   teamsOutgoingWebhook: {
     host: 'Teams outgoing webhook reply',
     maxVersion: '1.4',
@@ -66,6 +97,7 @@ export const HOST_RULES: Record<HostName, HostRule> = {
   teamsMessagingExtension: {
     host: 'Teams messaging-extension result and selectItem cards',
     maxVersion: '1.5',
+    universalActionsVersion: '1.5',
     actions: ['Action.OpenUrl', 'Action.Submit', 'Action.ShowCard', 'Action.ToggleVisibility', 'Action.Execute'],
     cardExtensions: [],
     requiredCardProperties: [],
@@ -198,7 +230,16 @@ export function cardProblems(card: unknown, host: HostName): string[] {
   for (let i = 0; i < context.eventCount; i++) problems.push(`SDK at ${claimed.toString()}: ${context.getEventAt(i).message}`);
   for (const event of parsed.validateProperties().validationEvents) problems.push(`SDK validation: ${event.message}`);
 
-  const { needs, unknown } = versionTable(json, host);
+  const table = versionTable(json, host);
+  const { unknown } = table;
+  // Hosts run Universal Actions only at the version they name, which may be above what the SDK records.
+  const universal = table.rows.some((r) => r.feature === 'Action.Execute' || r.feature === 'AdaptiveCard.refresh');
+  const floors = [table.needs, rule.minVersion, universal ? rule.universalActionsVersion : undefined];
+  const needs = floors
+    .filter((v): v is string => v !== undefined)
+    .map(version)
+    .reduce(maxVersion)
+    .toString();
   for (const name of unknown) problems.push(`${name} is not in the Adaptive Cards schema nor a ${rule.host} extension`);
   if (claimed.compareTo(version(needs)) < 0) problems.push(`claims ${claimed.toString()} but uses features of ${needs}`);
   const hostMax = version(rule.maxVersion);

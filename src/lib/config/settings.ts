@@ -23,6 +23,7 @@ export const DEFAULTS = {
   BOT_TOKEN_ISSUER: 'https://api.botframework.com',
   BOT_APP_TYPE: 'MultiTenant',
   COMPOSE_EXTENSION_SIGNIN: 'off',
+  ACTIONABLE_MESSAGE_CARD: 'http',
 } as const;
 
 /** Resolved when the app loads, so that the host can index the queue and timer functions unconfigured. */
@@ -175,11 +176,23 @@ export interface ActionableMessagesConfig {
   originator?: string;
 }
 
+/** Which approval card is mailed: `Action.Http` buttons (1.0) or Universal Actions through the bot (1.4). */
+export type ActionableMessageCard = 'http' | 'universal';
+
 export interface ExpensesConfig extends GraphApiConfig {
   publicBaseUrl: string;
   sender: string;
   originator: string;
   actionTokenKey: Buffer;
+  card: ActionableMessageCard;
+}
+
+/** The approval card's `Action.Execute` buttons and refresh, answered by the bot endpoint. */
+export interface UniversalActionsConfig {
+  actionTokenKey: Buffer;
+  /** Written into the cards answered to Outlook, which shows only cards carrying the provider's originator. */
+  originator?: string;
+  allowedPerformerDomains?: readonly string[];
 }
 
 export interface OutgoingWebhookSecret {
@@ -219,6 +232,7 @@ export interface FeatureConfigs {
   expenses: ExpensesConfig;
   outgoingWebhook: OutgoingWebhookConfig;
   composeExtension: ComposeExtensionConfig;
+  universalActions: UniversalActionsConfig;
   signin: SigninConfig;
 }
 
@@ -231,6 +245,10 @@ const tenant = (raw: string): string | undefined =>
     ? raw
     : undefined;
 const mail = (raw: string): string | undefined => (isMailAddress(raw) ? raw.toLowerCase() : undefined);
+const performerDomains = (raw: string): string[] | undefined => {
+  const list = parseList(raw).map((d) => d.toLowerCase().replace(/^@/, ''));
+  return list.length > 0 ? list : undefined;
+};
 const actionTokenKey = (raw: string): Buffer | undefined => {
   const key = decodeBase64(raw);
   return key && key.length >= 32 ? key : undefined;
@@ -307,10 +325,7 @@ const readers: { [F in FeatureName]: (r: SettingsReader) => FeatureConfigs[F] } 
     const sender = r.optional('ACTIONABLE_MESSAGE_SENDER', mail);
     // A legacy token proves its origin only through `sender`, so legacy mode needs the sender.
     if (legacyAudience !== undefined && sender === undefined) r.problems.push('ACTIONABLE_MESSAGE_SENDER');
-    const domains = r.optional('ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS', (raw) => {
-      const list = parseList(raw).map((d) => d.toLowerCase().replace(/^@/, ''));
-      return list.length > 0 ? list : undefined;
-    });
+    const domains = r.optional('ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS', performerDomains);
     const config: ActionableMessagesConfig = {
       publicBaseUrl: r.required('PUBLIC_BASE_URL', parseOrigin),
       authorityHost: r.withDefault('ENTRA_AUTHORITY_HOST', DEFAULTS.ENTRA_AUTHORITY_HOST, secureUrl),
@@ -339,13 +354,30 @@ const readers: { [F in FeatureName]: (r: SettingsReader) => FeatureConfigs[F] } 
   expenses(r) {
     // Teams paths read the list themselves (expenseReaders); a malformed one shows here, in health.
     r.optional('EXPENSE_READERS', parseExpenseReaders);
+    const card = r.withDefault('ACTIONABLE_MESSAGE_CARD', DEFAULTS.ACTIONABLE_MESSAGE_CARD, (raw) => {
+      const value = raw.toLowerCase();
+      return value === 'http' || value === 'universal' ? value : undefined;
+    });
+    // Universal Actions go to the bot: without one, every click on the mailed card would fail.
+    const botAppId = r.optional('BOT_APP_ID', asString);
+    if (card === 'universal' && botAppId === undefined) r.problems.push('BOT_APP_ID');
     return {
       ...readGraphApi(r),
       publicBaseUrl: r.required('PUBLIC_BASE_URL', parseOrigin),
       sender: r.required('ACTIONABLE_MESSAGE_SENDER', mail),
       originator: r.required('ACTIONABLE_MESSAGE_ORIGINATOR', asString),
       actionTokenKey: r.required('ACTION_TOKEN_KEY', actionTokenKey),
+      card,
     };
+  },
+
+  universalActions(r) {
+    const config: UniversalActionsConfig = { actionTokenKey: r.required('ACTION_TOKEN_KEY', actionTokenKey) };
+    const originator = r.optional('ACTIONABLE_MESSAGE_ORIGINATOR', asString);
+    if (originator !== undefined) config.originator = originator;
+    const domains = r.optional('ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS', performerDomains);
+    if (domains !== undefined) config.allowedPerformerDomains = domains;
+    return config;
   },
 
   outgoingWebhook(r) {

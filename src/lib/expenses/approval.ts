@@ -1,7 +1,7 @@
 import { issueActionToken, verifyActionToken } from './action-token';
 import type { ActionableMessagesConfig, ExpensesConfig } from '../config/settings';
 import { ensureError, ForbiddenError, NotFoundError, UpstreamError, BadRequestError } from '../core/errors';
-import { approvalMailHtml, expenseApprovalCard, formatAmount, refreshedApprovalCard } from './cards';
+import { approvalMailHtml, expenseApprovalCard, formatAmount, refreshedApprovalCard, universalApprovalCard } from './cards';
 import type { ActionPerformer } from './outlook-token';
 import { getDirectoryUser, userIdsByAddress } from '../directory/directory';
 import { type Decision, decideExpense, type Expense, isExpenseId } from './store';
@@ -17,13 +17,30 @@ import { withStorage } from '../clients/storage';
 
 const ACTION_PATH = '/api/actionable-message';
 
+/** The object ids of the expense's approver in the directory (none when the directory does not know them). */
+export function approverObjectIds(expense: Expense): Promise<string[]> {
+  return withStorage('approver lookup', () => userIdsByAddress(expense.approver));
+}
+
+export const issueDecisionToken = (key: Buffer, expense: Expense): string =>
+  issueActionToken(key, 'expense-decision', expense.id, expense.approver);
+
+/** The card the approver is mailed, in the configured mode. */
+async function mailedApprovalCard(config: ExpensesConfig, expense: Expense): Promise<AdaptiveCard> {
+  const actionToken = issueDecisionToken(config.actionTokenKey, expense);
+  if (config.card === 'universal') {
+    return universalApprovalCard(expense, actionToken, {
+      host: 'outlook',
+      originator: config.originator,
+      refreshUserIds: await approverObjectIds(expense),
+    });
+  }
+  return expenseApprovalCard(expense, { originator: config.originator, actionUrl: `${config.publicBaseUrl}${ACTION_PATH}`, actionToken });
+}
+
 /** Mails the approval card to the approver from the sender mailbox (Graph sendMail, Mail.Send). */
 export async function sendApprovalMail(config: ExpensesConfig, expense: Expense): Promise<void> {
-  const card = await expenseApprovalCard(expense, {
-    originator: config.originator,
-    actionUrl: `${config.publicBaseUrl}${ACTION_PATH}`,
-    actionToken: issueActionToken(config.actionTokenKey, 'expense-decision', expense.id, expense.approver),
-  });
+  const card = await mailedApprovalCard(config, expense);
   const message = {
     subject: `Expense approval: ${formatAmount(expense.amount, expense.currency)} from ${expense.submitter}`,
     body: { contentType: 'HTML', content: approvalMailHtml(card, expense) },
@@ -71,13 +88,19 @@ export function parseCardAction(body: unknown): ApprovalClick {
   return action;
 }
 
-export interface ApprovalClickResult {
+export interface DecisionResult {
   outcome: 'decided' | 'alreadyDecided';
   expense: Expense;
   /** For CARD-ACTION-STATUS: names neither the performer nor the time. */
   statusText: string;
+}
+
+export interface ApprovalClickResult extends DecisionResult {
   card: AdaptiveCard;
 }
+
+/** What a decision needs of the settings, whichever card (Action.Http or Action.Execute) carried it. */
+export type DecisionConfig = Pick<ActionableMessagesConfig, 'actionTokenKey' | 'allowedPerformerDomains' | 'originator'>;
 
 const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
@@ -106,16 +129,17 @@ async function approverOf(caller: ActionPerformer, action: ApprovalClick, key: B
 }
 
 /**
- * Applies a verified caller's click: the action token must be the one this app issued for this expense
- * and the caller as its approver (403), the expense must exist (404) and, when configured, the caller's
- * domain be allowed (403). Then the decision is recorded once.
+ * Records a verified caller's decision, from an `Action.Http` click or an `Action.Execute` invoke alike:
+ * the action token must be the one this app issued for this expense and the caller as its approver
+ * (403), the expense must exist (404) and, when configured, the caller's domain be allowed (403). Then
+ * the one conditional write decides: whichever click arrives first wins, the others are "already decided".
  */
-export async function applyCardAction(
-  config: ActionableMessagesConfig,
+export async function recordDecision(
+  config: DecisionConfig,
   caller: ActionPerformer,
   action: ApprovalClick,
   now: Date,
-): Promise<ApprovalClickResult> {
+): Promise<DecisionResult> {
   const { performer } = caller;
   const approver = await approverOf(caller, action, config.actionTokenKey);
   const outcome = await decideExpense(
@@ -140,5 +164,16 @@ export async function applyCardAction(
     outcome.outcome === 'decided'
       ? `The expense was ${expense.status}.`
       : `This expense was already ${expense.status}; nothing was changed.`;
-  return { outcome: outcome.outcome, expense, statusText, card: await refreshedApprovalCard(expense, config.originator) };
+  return { outcome: outcome.outcome, expense, statusText };
+}
+
+/** An `Action.Http` click: the decision, and the 1.0 card Outlook shows in its place. */
+export async function applyCardAction(
+  config: DecisionConfig,
+  caller: ActionPerformer,
+  action: ApprovalClick,
+  now: Date,
+): Promise<ApprovalClickResult> {
+  const result = await recordDecision(config, caller, action, now);
+  return { ...result, card: await refreshedApprovalCard(result.expense, config.originator) };
 }

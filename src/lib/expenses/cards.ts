@@ -1,6 +1,7 @@
 import type * as Templating from 'adaptivecards-templating';
 
 import approvalTemplate from '../../cards/expense-approval.json';
+import universalApprovalTemplate from '../../cards/expense-approval-universal.json';
 import statusTemplate from '../../cards/expense-status.json';
 import type { AdaptiveCard } from '../core/adaptive-card';
 import { escapeHtml } from '../core/escape-html';
@@ -10,9 +11,10 @@ import type { Decision, Expense } from './store';
  * Expense cards. The layouts are Adaptive Card templates in src/cards (open them in the Adaptive Cards
  * Designer); this module only computes the data they bind to, with `adaptivecards-templating` (loaded on
  * first use). Data values are never evaluated as template expressions, so text from the expense cannot
- * change a card's structure. The cards are version 1.0, the only version whose `Action.Http` buttons
- * Outlook shows, so free text goes into TextBlocks and facts, which Outlook and Teams read as Markdown:
- * every value is bound through `markdownLiteral`.
+ * change a card's structure. The `Action.Http` cards are version 1.0, the only version whose `Action.Http`
+ * buttons Outlook shows; the Universal Actions cards are the version each host asks for. Free text goes
+ * into TextBlocks and facts, which Outlook and Teams read as Markdown: every value is bound through
+ * `markdownLiteral`.
  */
 
 let templating: Promise<typeof Templating> | undefined;
@@ -100,6 +102,68 @@ export function expenseApprovalCard(expense: Expense, options: ApprovalCardOptio
  */
 export async function refreshedApprovalCard(expense: Expense, originator: string | undefined): Promise<AdaptiveCard> {
   return { ...(await expenseStatusCard(expense)), ...(originator ? { originator } : {}), hideOriginalBody: false };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Universal Actions: the same card for Outlook and Teams, its buttons answered by the bot
+
+/** The verb of the card's `refresh` action; `approve` and `reject` are its buttons' verbs. */
+export const REFRESH_VERB = 'refresh';
+export type UniversalActionVerb = Decision | typeof REFRESH_VERB;
+
+/**
+ * Where a Universal Actions card is shown. Outlook runs `Action.Execute` in cards of version 1.4 and up,
+ * and shows a mailed card only with the provider's `originator`; Teams asks for 1.5.
+ */
+export type UniversalHost = 'outlook' | 'teams';
+const UNIVERSAL_VERSION: Record<UniversalHost, string> = { outlook: '1.4', teams: '1.5' };
+
+export interface UniversalCardOptions {
+  host: UniversalHost;
+  /** Provider id from the Actionable Email Developer Dashboard; required by Outlook, left out for Teams. */
+  originator?: string;
+  /**
+   * Entra object ids of the people whose client refreshes the card when it is shown (Teams; Outlook
+   * ignores `userIds` and refreshes for everyone): the approver, so that they see the buttons and
+   * everyone else the status.
+   */
+  refreshUserIds: readonly string[];
+}
+
+/** Teams refreshes a card automatically for at most 60 users. */
+const MAX_REFRESH_USERS = 60;
+/** Teams names a user in `refresh.userIds` as `29:<id>` or `8:orgid:<Entra object id>`. */
+const refreshUserId = (objectId: string): string => `8:orgid:${objectId}`;
+
+/** The properties a Universal Actions card adds to (or overrides on) a template's card. */
+function universalFrame(expense: Expense, options: UniversalCardOptions): Partial<AdaptiveCard> {
+  const frame: Partial<AdaptiveCard> = { version: UNIVERSAL_VERSION[options.host] };
+  // Only Outlook knows `originator`; in Teams it is no part of the card.
+  if (options.host === 'outlook' && options.originator) frame.originator = options.originator;
+  // A decided expense never changes again, so its card needs no refresh.
+  if (expense.status === 'pending') {
+    frame.refresh = {
+      action: { type: 'Action.Execute', verb: REFRESH_VERB, data: { expenseId: expense.id } },
+      userIds: options.refreshUserIds.slice(0, MAX_REFRESH_USERS).map(refreshUserId),
+    };
+  }
+  return frame;
+}
+
+/** The approver's card: a comment box and `Action.Execute` Approve/Reject carrying the action token. */
+export async function universalApprovalCard(expense: Expense, actionToken: string, options: UniversalCardOptions): Promise<AdaptiveCard> {
+  const card = await expand(universalApprovalTemplate, {
+    ...cardData(expense),
+    version: UNIVERSAL_VERSION[options.host],
+    expenseId: expense.id,
+    actionToken,
+  });
+  return { ...card, ...universalFrame(expense, options) };
+}
+
+/** Everyone else's card, and everyone's once decided: the status, with no buttons. */
+export async function universalStatusCard(expense: Expense, options: UniversalCardOptions): Promise<AdaptiveCard> {
+  return { ...(await expenseStatusCard(expense)), ...universalFrame(expense, options) };
 }
 
 /**

@@ -19,11 +19,11 @@ const ALGORITHMS = ['RS256'] as const;
 const CLOCK_TOLERANCE_SEC = 300;
 
 export interface ActionPerformer {
-  /** Who clicked: `upn` ?? `preferred_username` ?? `email` (Entra), `sub` (legacy). */
+  /** Who clicked: `upn` ?? `preferred_username` ?? `email` (Entra), `sub` (legacy), the directory user's address (bot). */
   performer: string;
-  /** The clicker's Entra object id (`oid`); legacy tokens carry none. */
+  /** The clicker's Entra object id (`oid`, or the bot activity's `from.aadObjectId`); legacy tokens carry none. */
   objectId?: string;
-  tokenType: 'entra' | 'legacy';
+  tokenType: 'entra' | 'legacy' | 'bot';
 }
 
 /**

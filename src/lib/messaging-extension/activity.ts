@@ -69,7 +69,24 @@ export type SettingInvokeActivity = ActivityEnvelope & {
   value: { state?: string };
 };
 
+/**
+ * What `Action.Execute` sends (a button, or the card's `refresh`): the verb, the action's `data` merged
+ * with the card's inputs, and whether the user clicked (`manual`) or the host refreshed (`automatic`).
+ * Read leniently here; the Universal Actions handler answers a malformed one in its own error format.
+ */
+export interface AdaptiveCardInvokeValue {
+  action: { type: string; verb: string; data: Record<string, unknown> };
+  trigger?: 'manual' | 'automatic';
+}
+
+export type AdaptiveCardActionInvokeActivity = ActivityEnvelope & {
+  type: 'invoke';
+  name: 'adaptiveCard/action';
+  value: AdaptiveCardInvokeValue;
+};
+
 export type ComposeExtensionInvokeActivity =
+  | AdaptiveCardActionInvokeActivity
   | QueryInvokeActivity
   | SelectItemInvokeActivity
   | QueryLinkInvokeActivity
@@ -153,6 +170,16 @@ function parseQuery(value: unknown): MessagingExtensionQuery {
   return query;
 }
 
+function parseAdaptiveCardInvoke(value: unknown): AdaptiveCardInvokeValue {
+  const action = isRecord(value) && isRecord(value.action) ? value.action : {};
+  const parsed: AdaptiveCardInvokeValue = {
+    action: { type: str(action.type) ?? '', verb: str(action.verb) ?? '', data: isRecord(action.data) ? action.data : {} },
+  };
+  const trigger = isRecord(value) ? value.trigger : undefined;
+  if (trigger === 'manual' || trigger === 'automatic') parsed.trigger = trigger;
+  return parsed;
+}
+
 /** Parses a verified activity into its union member; a malformed known invoke is a 400. */
 export function parseBotActivity(body: unknown): BotActivity {
   if (!isRecord(body) || typeof body.type !== 'string') throw new BadRequestError('activity lacks a type', ['type']);
@@ -174,6 +201,8 @@ export function parseBotActivity(body: unknown): BotActivity {
       if (state !== undefined) link.state = state;
       return { kind: 'composeExtension', activity: { ...envelope, type: 'invoke', name, value: link } };
     }
+    case 'adaptiveCard/action':
+      return { kind: 'composeExtension', activity: { ...envelope, type: 'invoke', name, value: parseAdaptiveCardInvoke(value) } };
     case 'composeExtension/setting': {
       const state = isRecord(value) ? str(value.state) : undefined;
       return { kind: 'composeExtension', activity: { ...envelope, type: 'invoke', name, value: state === undefined ? {} : { state } } };

@@ -4,8 +4,11 @@ import type {
   ComposeExtensionInvokeName,
   MessagingExtensionQuery,
 } from './activity';
+import { type AdaptiveCardInvokeResponse, handleCardAction } from './card-actions';
 import { getUserSettings, parseSettingsState, saveUserSettings, type UserSettings } from './store';
-import { expenseReaders, featureConfig, type ComposeExtensionConfig } from '../config/settings';
+import { expenseReaders, featureConfig, type ComposeExtensionConfig, type UniversalActionsConfig } from '../config/settings';
+import { NotConfiguredError } from '../core/errors';
+import { cardForViewer } from '../expenses/viewer-card';
 import { type DirectoryUser, getDirectoryUser, recentlyChangedUsers, searchDirectory } from '../directory/directory';
 import { expenseStatusCard, formatAmount, STATUS_TEXT } from '../expenses/cards';
 import { type Expense, listExpensesForUser } from '../expenses/store';
@@ -50,10 +53,13 @@ export interface MessagingExtensionResponse {
   composeExtension: MessagingExtensionResult;
 }
 
-/** An invoke's answer: always 200 (Teams' contract); `composeExtension/setting` has no body. */
+/**
+ * An invoke's answer: always HTTP 200 (Teams' contract), the outcome in the body; `composeExtension/setting`
+ * has no body. A Universal Actions answer carries its own `statusCode` inside the body.
+ */
 export interface InvokeResponse {
   status: 200;
-  body?: MessagingExtensionResponse;
+  body?: MessagingExtensionResponse | AdaptiveCardInvokeResponse;
 }
 
 /** What a result's preview `tap` carries back as the `composeExtension/selectItem` value. */
@@ -99,10 +105,31 @@ function personAttachment(user: DirectoryUser, withPreview: boolean): MessagingE
   return attachment;
 }
 
-async function expenseAttachment(expense: Expense, withPreview: boolean): Promise<MessagingExtensionAttachment> {
+/**
+ * A pending expense is a Universal Actions card (the approver gets the buttons, anyone the card is shared
+ * with the status through its refresh); a decided one, which can no longer change, the plain status card.
+ */
+async function expenseCard(expense: Expense, viewerObjectId: string): Promise<object> {
+  const universal = universalActionsConfig();
+  if (expense.status !== 'pending' || !universal) return expenseStatusCard(expense);
+  return cardForViewer(expense, viewerObjectId, { host: 'teams', actionTokenKey: universal.actionTokenKey });
+}
+
+/** Without an action-token key the messaging extension still shows expenses, with no buttons. */
+function universalActionsConfig(): UniversalActionsConfig | undefined {
+  try {
+    return featureConfig('universalActions');
+  } catch (err) {
+    if (err instanceof NotConfiguredError) return undefined;
+    throw err;
+  }
+}
+
+/** With the viewer's object id, the card their actions depend on; without (an unfurl anyone sees), the status. */
+async function expenseAttachment(expense: Expense, withPreview: boolean, viewerObjectId?: string): Promise<MessagingExtensionAttachment> {
   const attachment: MessagingExtensionAttachment = {
     contentType: 'application/vnd.microsoft.card.adaptive',
-    content: await expenseStatusCard(expense),
+    content: viewerObjectId ? await expenseCard(expense, viewerObjectId) : await expenseStatusCard(expense),
   };
   if (withPreview) {
     attachment.preview = {
@@ -164,7 +191,7 @@ async function searchExpenses(activity: ActivityEnvelope, query: MessagingExtens
     const mine = visible((await listExpensesForUser(viewer.addresses, { skip: 0, count: FILTER_WINDOW })).expenses);
     expenses = mine.filter((e) => matchesAllPrefixes(words, expenseWords(e))).slice(page.skip, page.skip + page.count);
   }
-  return results(await Promise.all(expenses.map((e) => expenseAttachment(e, true))));
+  return results(await Promise.all(expenses.map((e) => expenseAttachment(e, true, viewer.objectId))));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -211,6 +238,10 @@ function isSelectItemValue(value: Record<string, unknown>): value is SelectItemV
 }
 
 const invokeHandlers: InvokeHandlers = {
+  async 'adaptiveCard/action'(activity, context) {
+    return { status: 200, body: await handleCardAction(activity, context) };
+  },
+
   async 'composeExtension/query'(activity, context) {
     const gate = await signinRequired(activity, activity.value.state, context);
     if (gate) return gate;
@@ -233,7 +264,7 @@ const invokeHandlers: InvokeHandlers = {
       return user?.accountEnabled ? results([personAttachment(user, false)]) : message('This person is no longer in the directory.');
     }
     const expense = await expenseForViewer(value.id, activity.from.aadObjectId, context.log, 'selectItem');
-    return expense ? results([await expenseAttachment(expense, false)]) : message('This expense no longer exists.');
+    return expense ? results([await expenseAttachment(expense, false, activity.from.aadObjectId)]) : message('This expense no longer exists.');
   },
 
   async 'composeExtension/queryLink'(activity, context) {

@@ -119,6 +119,27 @@ describe('featureConfig', () => {
       [...featureSettings('graphApi')].sort(),
       ['AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_TENANT_ID', 'GRAPH_BASE_URL'],
     );
+    // BOT_APP_ID is read only when the card is universal.
+    assert.ok(featureSettings('expenses').includes('BOT_APP_ID'));
+  });
+
+  test('ACTIONABLE_MESSAGE_CARD is http by default; universal needs the bot; anything else is malformed', () => {
+    const expenses = {
+      PUBLIC_BASE_URL: 'https://contoso-m365.azurewebsites.net',
+      ACTIONABLE_MESSAGE_SENDER: 'approvals@contoso.com',
+      ACTIONABLE_MESSAGE_ORIGINATOR: 'provider-id',
+      ACTION_TOKEN_KEY: key,
+    };
+    assert.equal(featureConfig('expenses', expenses).card, 'http');
+    assert.equal(featureConfig('expenses', { ...expenses, ACTIONABLE_MESSAGE_CARD: 'Universal', BOT_APP_ID: 'bot-id' }).card, 'universal');
+    assert.throws(
+      () => featureConfig('expenses', { ...expenses, ACTIONABLE_MESSAGE_CARD: 'universal' }),
+      (err: unknown) => err instanceof NotConfiguredError && err.settings.join() === 'BOT_APP_ID',
+    );
+    assert.throws(
+      () => featureConfig('expenses', { ...expenses, ACTIONABLE_MESSAGE_CARD: 'execute' }),
+      (err: unknown) => err instanceof NotConfiguredError && err.settings.join() === 'ACTIONABLE_MESSAGE_CARD',
+    );
   });
 
   test('re-reads a feature when one of its settings changes', () => {

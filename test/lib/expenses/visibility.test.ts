@@ -5,6 +5,7 @@ import { outgoingWebhook } from '../../../src/functions/outgoingWebhook';
 import { upsertUsers } from '../../../src/lib/directory/directory';
 import { insertExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';
+import { ACTION_TOKEN_KEY } from './support';
 import { setEnv } from '../../support/env';
 import { testContext } from '../../support/functions';
 import { send } from '../messaging-extension/requests';
@@ -75,6 +76,12 @@ const PATHS: Record<string, Path> = {
     assert.equal(answer.status, 200);
     return { answer: JSON.stringify(answer.body).replaceAll(id, 'ID'), logs: answer.logs };
   },
+  async 'Universal Actions refresh (a card shown in a chat)'(persona, id) {
+    const value = { action: { type: 'Action.Execute', verb: 'refresh', data: { expenseId: id } }, trigger: 'automatic' };
+    const answer = await send(stand, invokeActivity('adaptiveCard/action', value, account(persona)));
+    assert.equal(answer.status, 200);
+    return { answer: JSON.stringify(answer.body).replaceAll(id, 'ID'), logs: answer.logs };
+  },
 };
 
 describe('expense visibility in Teams', () => {
@@ -83,6 +90,7 @@ describe('expense visibility in Teams', () => {
     restoreEnv = setEnv({
       ...stand.env,
       OUTGOING_WEBHOOK_SECRETS: SECRETS_SETTING,
+      ACTION_TOKEN_KEY: ACTION_TOKEN_KEY.toString('base64'),
       EXPENSE_READERS: ` Rita@Contoso.com, ${READER_BY_ID.objectId.toUpperCase()}, dora@contoso.com`,
     });
     await upsertUsers([

@@ -239,7 +239,7 @@ describe('messaging extension invokes', () => {
 
   describe('other activities', () => {
     test('unknown invokes get 501; non-invokes 200 with no body', async () => {
-      for (const name of ['composeExtension/fetchTask', 'signin/verifyState', 'adaptiveCard/action', '']) {
+      for (const name of ['composeExtension/fetchTask', 'signin/verifyState', 'task/fetch', '']) {
         assert.equal((await send(stand, invokeActivity(name, {}))).status, 501, name);
       }
       for (const type of ['message', 'conversationUpdate', 'typing']) {
