@@ -5,7 +5,6 @@ import { featureConfig } from '../lib/config/settings';
 import { AppError, ensureError } from '../lib/core/errors';
 import { applyCardAction, parseCardAction } from '../lib/expenses/approval';
 import { errorResponse, parseJsonBytes, readBody } from '../lib/core/http';
-import { logEvent } from '../lib/core/log';
 
 /** What Outlook shows under the card for each failure; never the performer's name or the time. */
 const FAILURE_STATUS: Record<number, string> = {
@@ -38,12 +37,7 @@ export async function actionableMessage(
     const now = options.now?.();
     const caller = await verifyActionableMessageCaller(request.headers, config, now ? { now } : {});
     const action = parseCardAction(parseJsonBytes(await readBody(request)));
-    const result = await applyCardAction(config, caller, action, now ?? new Date());
-    logEvent(context, 'info', result.outcome === 'decided' ? 'expense.decided' : 'expense.alreadyDecided', {
-      expenseId: result.expense.id,
-      status: result.expense.status,
-      tokenType: caller.tokenType,
-    });
+    const result = await applyCardAction(config, caller, action, { now: now ?? new Date(), log: context });
     return {
       status: 200,
       headers: {

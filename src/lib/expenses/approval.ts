@@ -9,6 +9,7 @@ import { graphClient } from '../clients/graph-client';
 import type { AdaptiveCard } from '../core/adaptive-card';
 import { isRecord } from '../core/http';
 import { withStorage } from '../clients/storage';
+import { logEvent, type Logger } from '../core/log';
 
 /**
  * The approval round trip: the mail that carries the actionable card to the approver, and what a click
@@ -99,6 +100,11 @@ export interface ApprovalClickResult extends DecisionResult {
   card: AdaptiveCard;
 }
 
+export interface DecisionContext {
+  now: Date;
+  log: Logger;
+}
+
 /** What a decision needs of the settings, whichever card (Action.Http or Action.Execute) carried it. */
 export type DecisionConfig = Pick<ActionableMessagesConfig, 'actionTokenKey' | 'allowedPerformerDomains' | 'originator'>;
 
@@ -138,7 +144,7 @@ export async function recordDecision(
   config: DecisionConfig,
   caller: ActionPerformer,
   action: ApprovalClick,
-  now: Date,
+  { now, log }: DecisionContext,
 ): Promise<DecisionResult> {
   const { performer } = caller;
   const approver = await approverOf(caller, action, config.actionTokenKey);
@@ -164,6 +170,11 @@ export async function recordDecision(
     outcome.outcome === 'decided'
       ? `The expense was ${expense.status}.`
       : `This expense was already ${expense.status}; nothing was changed.`;
+  logEvent(log, 'info', outcome.outcome === 'decided' ? 'expense.decided' : 'expense.alreadyDecided', {
+    expenseId: expense.id,
+    status: expense.status,
+    tokenType: caller.tokenType,
+  });
   return { outcome: outcome.outcome, expense, statusText };
 }
 
@@ -172,8 +183,8 @@ export async function applyCardAction(
   config: DecisionConfig,
   caller: ActionPerformer,
   action: ApprovalClick,
-  now: Date,
+  context: DecisionContext,
 ): Promise<ApprovalClickResult> {
-  const result = await recordDecision(config, caller, action, now);
+  const result = await recordDecision(config, caller, action, context);
   return { ...result, card: await refreshedApprovalCard(result.expense, config.originator) };
 }

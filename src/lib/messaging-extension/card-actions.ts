@@ -53,7 +53,7 @@ async function decide(context: VerbContext, decision: 'approve' | 'reject'): Pro
   const acting = await withStorage('directory read', () => expenseViewer(activity.from.aadObjectId));
   const performer = acting?.addresses[0];
   if (!acting || !performer) throw new ForbiddenError('this action is not valid for you', 'not_approver');
-  const result = await recordDecision(config, { performer, objectId: acting.objectId, tokenType: 'bot' }, action, context.now);
+  const result = await recordDecision(config, { performer, objectId: acting.objectId, tokenType: 'bot' }, action, context);
   const card = await cardForViewer(result.expense, acting.objectId, { ...config, host: context.host });
   return cardAnswer(result.outcome === 'decided' ? card : withNotice(card, result.statusText));
 }

@@ -135,7 +135,10 @@ describe('Universal Actions through the bot', () => {
       test(`${channel}: ${verb} by the approver decides once and answers the decided card`, async () => {
         const id = `UA-${channel}-${verb}`;
         await seedExpense(id);
-        const card = answeredCard(await execute(channel, verb, { expenseId: id, actionToken: tokenFor(id), comment: '  see policy  ' }), channel);
+        const answer = await execute(channel, verb, { expenseId: id, actionToken: tokenFor(id), comment: '  see policy  ' });
+        const card = answeredCard(answer, channel);
+        // Operations see a decision through the bot like one through Action.Http.
+        assert.ok(answer.logs.some((l) => l.startsWith('expense.decided ') && l.includes('"tokenType":"bot"')), answer.logs.join('\n'));
         const stored = await getExpense(id);
         assert.equal(stored?.status, verb === 'approve' ? 'approved' : 'rejected');
         assert.equal(stored.decidedBy?.toLowerCase(), APPROVER.toLowerCase());
@@ -146,8 +149,10 @@ describe('Universal Actions through the bot', () => {
         assert.ok(cardText(card).some((t) => t.includes(verb === 'approve' ? 'Approved' : 'Rejected')));
         // Again, from the other channel: nothing changes, the card says so.
         const other: Channel = channel === 'outlook' ? 'msteams' : 'outlook';
-        const again = answeredCard(await execute(other, verb === 'approve' ? 'reject' : 'approve', { expenseId: id, actionToken: tokenFor(id) }), other);
+        const second = await execute(other, verb === 'approve' ? 'reject' : 'approve', { expenseId: id, actionToken: tokenFor(id) });
+        const again = answeredCard(second, other);
         assert.ok(cardText(again).some((t) => /already/.test(t)));
+        assert.ok(second.logs.some((l) => l.startsWith('expense.alreadyDecided ')));
         assert.equal((await getExpense(id))?.status, stored.status);
       });
     }
