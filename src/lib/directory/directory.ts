@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 
 import { isRecord } from '../core/http';
 import { storageStatus, tableClient } from '../clients/storage';
-import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './words';
+import { cutAtCodePoint, foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './words';
 
 /**
  * The directory: a mirror of the tenant's users in Table storage, fed by the delta sync and the change
@@ -82,6 +82,13 @@ const TRANSACTION_LIMIT = 100;
 const SEARCH_PAGE = 1000;
 const SEARCH_PAGES = 2;
 const PARALLEL_WRITES = 16;
+/** UTF-16 units of the display name that order a word's rows (RowKey = word, sort name, id). */
+const SORT_NAME_LENGTH = 100;
+/** Table storage limits: keys of at most 1 KiB of UTF-16, string properties of at most 64 KiB. */
+const MAX_KEY_UNITS = 512;
+const MAX_STRING_UNITS = 32 * 1024;
+// eslint-disable-next-line no-control-regex
+const KEY_FORBIDDEN = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 const PARALLEL_READS = 32;
 
 type RowKeyPair = readonly [partitionKey: string, rowKey: string];
@@ -227,11 +234,11 @@ export async function readDirectorySnapshot(): Promise<DirectorySnapshot> {
 // Writing
 
 /** Graph user objects as returned with `$select` (see USER_SELECT): each replaces the stored user. */
-export function upsertUsers(users: readonly Record<string, unknown>[]): Promise<void> {
+export function upsertUsers(users: readonly Record<string, unknown>[]): Promise<AppliedChanges> {
   return applyUserChanges(users.map((user) => ({ kind: 'replace', user })));
 }
 
-export function removeUsers(ids: readonly string[]): Promise<void> {
+export function removeUsers(ids: readonly string[]): Promise<AppliedChanges> {
   return applyUserChanges(ids.map((id) => ({ kind: 'remove', id })));
 }
 
@@ -249,7 +256,12 @@ export type UserChange =
  * Applies changes in order (the last change of a user wins); unchanged users cost no write. The users'
  * current rows are read first, or taken from `snapshot` (a full sync), which is then updated.
  */
-export async function applyUserChanges(changes: readonly UserChange[], snapshot?: DirectorySnapshot): Promise<void> {
+export interface AppliedChanges {
+  /** Users whose rows Table storage could not hold (a key or property over its limits): left as they were. */
+  skipped: string[];
+}
+
+export async function applyUserChanges(changes: readonly UserChange[], snapshot?: DirectorySnapshot): Promise<AppliedChanges> {
   const now = new Date();
   const latest = new Map<string, UserChange[]>();
   for (const change of changes) {
@@ -260,7 +272,8 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
     list.push(change);
     latest.set(id, list);
   }
-  if (latest.size === 0) return;
+  const skipped: string[] = [];
+  if (latest.size === 0) return { skipped };
 
   const table = await directoryTable();
   // Seeding an empty directory needs no per-user read (one query says it is empty).
@@ -289,6 +302,11 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
     const unchanged = before !== undefined && sameUser(before.user, next);
     if (unchanged) next = { ...next, lastChanged: before.user.lastChanged };
     const rows = derivedRows(next);
+    const entity = userEntity(next, []);
+    if (![entity, ...rows].every(isStorable)) {
+      skipped.push(id);
+      continue;
+    }
     const newKeys = rows.map((row): RowKeyPair => [row.partitionKey, row.rowKey]);
     if (unchanged && sameKeys(oldKeys, newKeys)) continue;
     const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
@@ -305,6 +323,7 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
       else snapshot.rows.delete(id);
     }
   }
+  return { skipped };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -372,7 +391,7 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   if (!user.accountEnabled) return addresses;
   const data = JSON.stringify(user);
   const words = userWords(user);
-  const sortName = searchWords(user.displayName).join(' ').slice(0, 100);
+  const sortName = cutAtCodePoint(searchWords(user.displayName).join(' '), SORT_NAME_LENGTH);
   const department = foldText((user.department ?? '').trim());
   const rows = words.map((word) => ({
     partitionKey: wordPartition(word),
@@ -392,6 +411,13 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
 
 function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {
   return { partitionKey: userPartition(user.id), rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
+}
+
+/** Whether Table storage accepts the row: keys within 1 KiB and free of the characters keys may not hold. */
+function isStorable(row: { partitionKey: string; rowKey: string; [key: string]: unknown }): boolean {
+  const goodKey = (key: string): boolean => key.length > 0 && key.length <= MAX_KEY_UNITS && !KEY_FORBIDDEN.test(key) && key.isWellFormed();
+  const goodValue = (value: unknown): boolean => typeof value !== 'string' || value.length <= MAX_STRING_UNITS;
+  return goodKey(row.partitionKey) && goodKey(row.rowKey) && Object.values(row).every(goodValue);
 }
 
 /**

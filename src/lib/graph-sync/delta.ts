@@ -23,7 +23,15 @@ const APPLY_EVERY = 5000;
 
 export type SyncOutcome =
   | { kind: 'busy' }
-  | { kind: 'full' | 'catchUp'; users: number; removed: number; graphRequests: number; restartedFull: boolean };
+  | {
+      kind: 'full' | 'catchUp';
+      users: number;
+      removed: number;
+      /** Users the directory could not hold, by id (logged with the outcome; the round went on without them). */
+      skippedUserIds: string[];
+      graphRequests: number;
+      restartedFull: boolean;
+    };
 
 const EXPIRED_CODES = new Set(['syncStateNotFound', 'resyncRequired', 'syncStateInvalid']);
 
@@ -68,6 +76,7 @@ async function syncRound(
   let buffered: UserChange[] = [];
   let users = 0;
   let removed = 0;
+  const skippedUserIds: string[] = [];
   let next: string = deltaLink ?? `/users/delta?$select=${USER_SELECT.join(',')}`;
   let finalLink: string | undefined;
 
@@ -75,7 +84,7 @@ async function syncRound(
     if (buffered.length === 0) return;
     // Extending the lease proves it is still ours before the directory is written.
     await updateUnderLease(leaseId, (state) => ({ ...state, leaseUntil: now() + LEASE_MS }));
-    await applyUserChanges(buffered, snapshot);
+    skippedUserIds.push(...(await applyUserChanges(buffered, snapshot)).skipped);
     buffered = [];
   };
 
@@ -119,5 +128,5 @@ async function syncRound(
     lastSyncAt: at,
     ...(full ? { lastFullSyncAt: at, resyncDone: Math.max(state.resyncDone, resyncCovered) } : {}),
   }));
-  return { kind: full ? 'full' : 'catchUp', users, removed, graphRequests: round.graphRequests, restartedFull };
+  return { kind: full ? 'full' : 'catchUp', users, removed, skippedUserIds, graphRequests: round.graphRequests, restartedFull };
 }

@@ -71,13 +71,15 @@ export async function processNotificationMessage(message: unknown, context: Logg
 async function applyUserNotifications(userIds: readonly string[], context: Logger): Promise<void> {
   const client = await graphClient(featureConfig('graphApi'));
   const { found, missing, requests, throttled } = await fetchUsersByIds(client, userIds);
-  await applyUserChanges([
+  const { skipped } = await applyUserChanges([
     ...found.map((user) => ({ kind: 'replace' as const, user })),
     ...missing.map((id) => ({ kind: 'remove' as const, id })),
   ]);
+  // One user the directory cannot hold must not hold back the others (the message is acknowledged).
+  if (skipped.length > 0) logEvent(context, 'error', 'graph.users.skipped', { count: skipped.length, userIds: skipped });
   logEvent(context, 'info', 'graph.users.applied', {
     ids: userIds.length,
-    updated: found.length,
+    updated: found.length - skipped.length,
     removed: missing.length,
     graphRequests: requests,
     graphThrottled: throttled,
