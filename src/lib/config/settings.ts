@@ -15,6 +15,7 @@ export const DEFAULTS = {
   GRAPH_SUBSCRIPTION_RESOURCE: 'users',
   GRAPH_CHANGE_TYPES: 'updated,deleted',
   GRAPH_SUBSCRIPTION_SCHEDULE: '0 0 * * * *',
+  DIRECTORY_FULL_SYNC_HOURS: '24',
   ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com',
   ACTIONABLE_MESSAGE_TENANT_ID: 'common',
   ACTIONABLE_MESSAGE_LEGACY_METADATA_URL: 'https://substrate.office.com/sts/common/.well-known/openid-configuration',
@@ -161,6 +162,8 @@ export interface GraphSubscriptionConfig extends GraphApiConfig, GraphNotificati
   lifecycleNotificationUrl: string;
   resource: string;
   changeTypes: readonly ('created' | 'updated' | 'deleted')[];
+  /** A full `/users/delta` reconciliation runs at least this often (DIRECTORY_FULL_SYNC_HOURS). */
+  fullSyncEveryMs: number;
 }
 
 export interface ActionableMessagesConfig {
@@ -283,6 +286,10 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
       lifecycleNotificationUrl: `${publicBaseUrl}/api/graph-lifecycle`,
       resource: r.withDefault('GRAPH_SUBSCRIPTION_RESOURCE', DEFAULTS.GRAPH_SUBSCRIPTION_RESOURCE, asString),
       changeTypes,
+      fullSyncEveryMs: r.withDefault('DIRECTORY_FULL_SYNC_HOURS', DEFAULTS.DIRECTORY_FULL_SYNC_HOURS, (raw) => {
+        const hours = Number(raw);
+        return Number.isFinite(hours) && hours > 0 ? hours * 3_600_000 : undefined;
+      }),
     };
   },
 
@@ -385,6 +392,7 @@ export const FEATURE_SETTINGS: { readonly [F in FeatureName]: readonly string[] 
     'GRAPH_BASE_URL',
     'GRAPH_SUBSCRIPTION_RESOURCE',
     'GRAPH_CHANGE_TYPES',
+    'DIRECTORY_FULL_SYNC_HOURS',
     'AZURE_TENANT_ID',
     'AZURE_CLIENT_ID',
     'AZURE_CLIENT_SECRET',

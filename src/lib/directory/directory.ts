@@ -93,10 +93,30 @@ const PARALLEL_READS = 32;
 
 type RowKeyPair = readonly [partitionKey: string, rowKey: string];
 
-interface UserRow {
-  user: DirectoryUser;
+/** A user row as stored: no `user` for a tombstone (a removed user, kept to remember its read time). */
+interface StoredRow {
+  user?: DirectoryUser | undefined;
   derived: RowKeyPair[];
+  /** When the Graph read of this state was sent (epoch ms). */
+  readAt: number;
+  etag?: string | undefined;
 }
+
+type UserRow = StoredRow & { user: DirectoryUser };
+
+interface UserEntity {
+  partitionKey?: string;
+  rowKey?: string;
+  etag?: string;
+  data?: string;
+  derived?: string;
+  readAt?: number;
+}
+
+type DerivedRow = { partitionKey: string; rowKey: string } & Record<string, unknown>;
+
+/** Conditional writes lost to other writers before one gives up (each loss means another writer progressed). */
+const CONFLICT_RETRIES = 10;
 
 // ---------------------------------------------------------------------------------------------------
 // Reading
@@ -131,7 +151,7 @@ export async function userIdsByAddress(address: string): Promise<string[]> {
 export async function isDirectoryEmpty(): Promise<boolean> {
   const table = await directoryTable();
   const pages = table
-    .listEntities({ queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] } })
+    .listEntities({ queryOptions: { filter: `${partitionRange(USER_PREFIX)} and data gt ''`, select: ['RowKey'] } })
     .byPage({ maxPageSize: 1 });
   // A query across partitions may answer an empty page with a continuation: only the end says "empty".
   for await (const page of pages) if (page.length > 0) return false;
@@ -211,58 +231,86 @@ export async function recentlyChangedUsers(page: Page): Promise<{ people: Direct
 /**
  * Every user row, read in one paged scan: a full sync works from this instead of reading each user it
  * writes (20,000 point reads), and removes at the end the users it did not see. It is kept up to date by
- * the writes made with it.
+ * the writes made with it. `rows` are the users in the directory, `tombstones` the rows that remember
+ * when a removed user was last read (so that an older read arriving late cannot bring them back).
  */
 export interface DirectorySnapshot {
   readonly rows: Map<string, UserRow>;
+  readonly tombstones: Map<string, StoredRow>;
 }
 
 export async function readDirectorySnapshot(): Promise<DirectorySnapshot> {
   const table = await directoryTable();
-  const rows = new Map<string, UserRow>();
-  const entities = table.listEntities<{ data: string; derived: string }>({
-    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['data', 'derived'] },
+  const snapshot: DirectorySnapshot = { rows: new Map(), tombstones: new Map() };
+  const entities = table.listEntities<UserEntity>({
+    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey', 'data', 'derived', 'readAt'] },
   });
-  for await (const entity of entities) {
-    const user = parseUser(entity.data);
-    if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
-  }
-  return { rows };
+  for await (const entity of entities) remember(snapshot, entity.rowKey ?? '', toStoredRow(entity));
+  return snapshot;
+}
+
+function remember(snapshot: DirectorySnapshot | undefined, id: string, row: StoredRow | undefined): void {
+  if (!snapshot) return;
+  snapshot.rows.delete(id);
+  snapshot.tombstones.delete(id);
+  if (row?.user) snapshot.rows.set(id, row as UserRow);
+  else if (row) snapshot.tombstones.set(id, row);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Writing
 
 /** Graph user objects as returned with `$select` (see USER_SELECT): each replaces the stored user. */
-export function upsertUsers(users: readonly Record<string, unknown>[]): Promise<AppliedChanges> {
-  return applyUserChanges(users.map((user) => ({ kind: 'replace', user })));
+export function upsertUsers(users: readonly Record<string, unknown>[], readAt = Date.now()): Promise<AppliedChanges> {
+  return applyUserChanges(users.map((user) => ({ kind: 'replace', user, readAt })));
 }
 
-export function removeUsers(ids: readonly string[]): Promise<AppliedChanges> {
-  return applyUserChanges(ids.map((id) => ({ kind: 'remove', id })));
+export function removeUsers(ids: readonly string[], readAt = Date.now()): Promise<AppliedChanges> {
+  return applyUserChanges(ids.map((id) => ({ kind: 'remove', id, readAt })));
 }
 
 /**
  * `replace`: the user's full state (a property that is absent is empty). `patch`: only the properties
  * present change, as in a delta catch-up round, which returns "at least the properties that have been
- * updated". `remove`: the user leaves the directory.
+ * updated". `remove`: the user leaves the directory. `readAt`: when the Graph read that saw this state was
+ * sent (epoch ms); a change read before the one stored is older news and is dropped.
  */
 export type UserChange =
-  | { kind: 'replace'; user: Record<string, unknown> }
-  | { kind: 'patch'; user: Record<string, unknown> }
-  | { kind: 'remove'; id: string };
+  | { kind: 'replace'; user: Record<string, unknown>; readAt: number }
+  | { kind: 'patch'; user: Record<string, unknown>; readAt: number }
+  | { kind: 'remove'; id: string; readAt: number };
 
-/**
- * Applies changes in order (the last change of a user wins); unchanged users cost no write. The users'
- * current rows are read first, or taken from `snapshot` (a full sync), which is then updated.
- */
 export interface AppliedChanges {
   /** Users whose rows Table storage could not hold (a key or property over its limits): left as they were. */
   skipped: string[];
 }
 
+/** What one user's change writes: the user row's new state and the derived rows it owns. */
+interface Plan {
+  id: string;
+  before: StoredRow | undefined;
+  next: DirectoryUser | undefined;
+  readAt: number;
+  /** Derived rows to write (none when only the read time changes). */
+  rows: DerivedRow[];
+  /** The derived rows the user owns once written. */
+  keys: RowKeyPair[];
+  /** Rows listed before that the new state no longer has. */
+  stale: RowKeyPair[];
+}
+
+/**
+ * Applies changes in order (the last change of a user wins); unchanged users cost one small write. The
+ * users' current rows are read first, or taken from `snapshot` (a full sync), which is then updated.
+ *
+ * Each user is written in three steps, so that no derived row can exist that its user row does not
+ * list, whatever crashes or races in between: (1) the user row, conditional on the ETag read, takes the
+ * new state and lists the old and new derived rows; (2) the derived rows are written and the stale ones
+ * deleted, in table transactions; (3) the user row, conditional on the ETag of step 1, lists only the new
+ * rows. A lost race at step 1 re-reads and plans again (an older read then loses); a lost race at step 3
+ * means another write came between, and the user's rows are converged on what the row now says.
+ */
 export async function applyUserChanges(changes: readonly UserChange[], snapshot?: DirectorySnapshot): Promise<AppliedChanges> {
-  const now = new Date();
   const latest = new Map<string, UserChange[]>();
   for (const change of changes) {
     const id = change.kind === 'remove' ? change.id : change.user.id;
@@ -276,54 +324,169 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
   if (latest.size === 0) return { skipped };
 
   const table = await directoryTable();
-  // Seeding an empty directory needs no per-user read (one query says it is empty).
-  const previous =
-    snapshot?.rows ??
-    (latest.size >= PARALLEL_READS && (await isDirectoryEmpty()) ? new Map<string, UserRow>() : await readUserRows(table, [...latest.keys()]));
-  const written = new Map<string, UserRow | undefined>();
+  const previous = snapshot
+    ? (id: string): StoredRow | undefined => snapshot.rows.get(id) ?? snapshot.tombstones.get(id)
+    : await readPrevious(table, [...latest.keys()]);
 
-  const firstPhase: TransactionAction[] = [];
-  const indexPhase: TransactionAction[] = [];
-  const lastPhase: TransactionAction[] = [];
-  for (const [id, list] of latest) {
-    const before = previous.get(id);
-    let next: DirectoryUser | undefined = before?.user;
-    for (const change of list) {
-      next = change.kind === 'remove' ? undefined : toDirectoryUser(change.user, change.kind === 'patch' ? next : undefined, now);
+  // Step 1, per user: a conditional write, planned again from a fresh read when it loses a race.
+  const planned: { plan: Plan; etag: string }[] = [];
+  await forEachLimited([...latest], PARALLEL_WRITES, async ([id, list]) => {
+    let before = previous(id);
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const plan = planChange(id, list, before);
+      if (plan === 'older' || plan === 'unchanged') return;
+      if (plan === 'unstorable') {
+        skipped.push(id);
+        return;
+      }
+      const listed = [...plan.keys, ...plan.stale];
+      const etag = await writeUserRow(table, id, plan.next, listed, plan.readAt, before?.etag);
+      if (etag !== undefined) {
+        planned.push({ plan, etag });
+        return;
+      }
+      before = await readUserRow(table, id);
     }
-    const oldKeys = before?.derived ?? [];
-    if (!next) {
-      if (!before) continue;
-      for (const key of oldKeys) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
-      lastPhase.push(['delete', { partitionKey: userPartition(id), rowKey: id }]);
-      written.set(id, undefined);
-      continue;
-    }
-    const unchanged = before !== undefined && sameUser(before.user, next);
-    if (unchanged) next = { ...next, lastChanged: before.user.lastChanged };
-    const rows = derivedRows(next);
-    const entity = userEntity(next, []);
-    if (![entity, ...rows].every(isStorable)) {
-      skipped.push(id);
-      continue;
-    }
-    const newKeys = rows.map((row): RowKeyPair => [row.partitionKey, row.rowKey]);
-    if (unchanged && sameKeys(oldKeys, newKeys)) continue;
-    const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
-    if (stale.length > 0) firstPhase.push(['upsert', userEntity(next, [...newKeys, ...stale]), 'Replace']);
-    for (const row of rows) indexPhase.push(['upsert', row, 'Replace']);
-    for (const key of stale) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
-    lastPhase.push(['upsert', userEntity(next, newKeys), 'Replace']);
-    written.set(id, { user: next, derived: newKeys });
+    throw new Error(`the directory row of user ${id} kept changing under this write`);
+  });
+
+  // Step 2: the derived rows, grouped in transactions.
+  const actions: TransactionAction[] = [];
+  for (const { plan } of planned) {
+    for (const row of plan.rows) actions.push(['upsert', row, 'Replace']);
+    for (const key of plan.stale) actions.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
   }
-  for (const phase of [firstPhase, indexPhase, lastPhase]) await submitGrouped(table, phase);
-  if (snapshot) {
-    for (const [id, row] of written) {
-      if (row) snapshot.rows.set(id, row);
-      else snapshot.rows.delete(id);
+  await submitGrouped(table, actions);
+
+  // Step 3: each user row lists only its new rows, unless another write came in between.
+  await forEachLimited(planned, PARALLEL_WRITES, async ({ plan, etag }) => {
+    const keys = plan.keys;
+    if (plan.stale.length === 0 && plan.next) {
+      remember(snapshot, plan.id, { user: plan.next, derived: keys, readAt: plan.readAt, etag });
+      return;
     }
-  }
+    const done = await writeUserRow(table, plan.id, plan.next, keys, plan.readAt, etag);
+    if (done !== undefined) remember(snapshot, plan.id, { user: plan.next, derived: keys, readAt: plan.readAt, etag: done });
+    else remember(snapshot, plan.id, await convergeUser(table, plan.id, [...keys, ...plan.stale]));
+  });
   return { skipped };
+}
+
+function planChange(id: string, list: readonly UserChange[], before: StoredRow | undefined): Plan | 'older' | 'unchanged' | 'unstorable' {
+  const readAt = Math.max(...list.map((change) => change.readAt));
+  if (before && readAt < before.readAt) return 'older';
+  let next: DirectoryUser | undefined = before?.user;
+  for (const change of list) {
+    next = change.kind === 'remove' ? undefined : toDirectoryUser(change.user, change.kind === 'patch' ? next : undefined, new Date(readAt));
+  }
+  const oldKeys = before?.derived ?? [];
+  if (!next) {
+    if (!before || (!before.user && oldKeys.length === 0 && readAt === before.readAt)) return 'unchanged';
+    return { id, before, next, readAt, rows: [], keys: [], stale: oldKeys };
+  }
+  if (before?.user && sameUser(before.user, next)) next = { ...next, lastChanged: before.user.lastChanged };
+  const rows = derivedRows(next);
+  if (![userEntity(next, [], readAt), ...rows].every(isStorable)) return 'unstorable';
+  const newKeys = rows.map(keyOf);
+  const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
+  const unchanged = before?.user !== undefined && sameUser(before.user, next) && sameKeys(oldKeys, newKeys);
+  if (unchanged && readAt === before.readAt) return 'unchanged';
+  // Unchanged but read later: the row still takes the newer read time, so an older read cannot win later.
+  return { id, before, next, readAt, rows: unchanged ? [] : rows, keys: newKeys, stale };
+}
+
+/**
+ * Makes a user's derived rows what its row says now: writes the rows of its state, deletes every other
+ * row it lists or `suspects` names, and records the list, conditional on the ETag read (repeated when
+ * another write comes in between, so the last writer's state is what stays).
+ */
+async function convergeUser(table: TableClient, id: string, suspects: readonly RowKeyPair[]): Promise<StoredRow | undefined> {
+  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+    const row = await readUserRow(table, id);
+    if (!row) return undefined;
+    const rows = row.user ? derivedRows(row.user) : [];
+    const keys = rows.map(keyOf);
+    const wanted = new Set(keys.map(keyText));
+    const extra = [...row.derived, ...suspects].filter((key) => !wanted.has(keyText(key)));
+    await submitGrouped(table, [
+      ...rows.map((r): TransactionAction => ['upsert', r, 'Replace']),
+      ...extra.map((key): TransactionAction => ['delete', { partitionKey: key[0], rowKey: key[1] }]),
+    ]);
+    const etag = await writeUserRow(table, id, row.user, keys, row.readAt, row.etag);
+    if (etag !== undefined) return { ...row, derived: keys, etag };
+  }
+  throw new Error(`the directory row of user ${id} kept changing while its rows were repaired`);
+}
+
+/**
+ * The full reconciliation's sweep: every row of the directory is read once, and every user whose derived
+ * rows differ from what its row's state gives (a row missing, stale, or one no user lists, left by a
+ * write that crashed or lost a race) is converged; rows of users that have no row are deleted. Tombstones
+ * of reads older than `forgetBefore` are dropped (a read that old can no longer be in flight).
+ */
+export async function sweepDirectory(forgetBefore: number): Promise<{ repairedUsers: number; tombstonesDropped: number }> {
+  const table = await directoryTable();
+  // Held in memory for one pass: about 100 bytes per derived row (see docs/graph-change-notifications.md).
+  const users = new Map<string, StoredRow>();
+  const found = new Map<string, RowKeyPair[]>();
+  const contentOf = new Map<string, string>();
+  const rows = table.listEntities<UserEntity & { u?: string; i?: string }>({
+    queryOptions: { select: ['PartitionKey', 'RowKey', 'data', 'derived', 'readAt', 'u'] },
+  });
+  const suspect = new Map<string, RowKeyPair[]>();
+  const flag = (id: string, key?: RowKeyPair): void => {
+    const list = suspect.get(id) ?? [];
+    if (key) list.push(key);
+    suspect.set(id, list);
+  };
+  for await (const entity of rows) {
+    const partitionKey = entity.partitionKey ?? '';
+    const rowKey = entity.rowKey ?? '';
+    if (partitionKey.startsWith(USER_PREFIX)) {
+      const row = toStoredRow(entity);
+      if (row) users.set(rowKey, row);
+      continue;
+    }
+    const id = rowKey.slice(rowKey.lastIndexOf(' ') + 1);
+    const list = found.get(id) ?? [];
+    list.push([partitionKey, rowKey]);
+    found.set(id, list);
+    if (typeof entity.u === 'string') contentOf.set(keyText([partitionKey, rowKey]), entity.u);
+  }
+  for (const [id, row] of users) {
+    const expected = row.user ? derivedRows(row.user) : [];
+    const have = found.get(id) ?? [];
+    const haveText = new Set(have.map(keyText));
+    const expectedText = new Set(expected.map((r) => keyText(keyOf(r))));
+    const listedText = new Set(row.derived.map(keyText));
+    const wrong =
+      expected.some((r) => !haveText.has(keyText(keyOf(r))) || (typeof r.u === 'string' && contentOf.get(keyText(keyOf(r))) !== r.u)) ||
+      have.some((key) => !expectedText.has(keyText(key))) ||
+      listedText.size !== expectedText.size ||
+      [...listedText].some((key) => !expectedText.has(key));
+    if (wrong) flag(id);
+    for (const key of have) if (!expectedText.has(keyText(key))) flag(id, key);
+  }
+  contentOf.clear();
+  const orphans: TransactionAction[] = [];
+  for (const [id, keys] of found) {
+    if (!users.has(id)) for (const key of keys) orphans.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
+  }
+  await submitGrouped(table, orphans);
+  await forEachLimited([...suspect], PARALLEL_WRITES, async ([id, keys]) => {
+    await convergeUser(table, id, keys);
+  });
+  let tombstonesDropped = 0;
+  await forEachLimited([...users], PARALLEL_WRITES, async ([id, row]) => {
+    if (row.user || row.readAt >= forgetBefore || row.derived.length > 0 || !row.etag) return;
+    await table.deleteEntity(userPartition(id), id, { etag: row.etag }).then(
+      () => tombstonesDropped++,
+      (err: unknown) => {
+        if (storageStatus(err) !== 404 && storageStatus(err) !== 412) throw err;
+      },
+    );
+  });
+  return { repairedUsers: suspect.size + [...found.keys()].filter((id) => !users.has(id)).length, tombstonesDropped };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -386,7 +549,7 @@ function addressRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   return [...distinct.values()].map(({ partitionKey, hash }) => ({ partitionKey, rowKey: `${hash} ${user.id}`, i: user.id }));
 }
 
-function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: string; [key: string]: unknown }[] {
+function derivedRows(user: DirectoryUser): DerivedRow[] {
   const addresses = addressRows(user);
   if (!user.accountEnabled) return addresses;
   const data = JSON.stringify(user);
@@ -409,8 +572,77 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   return [...rows, ...addresses, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
 }
 
-function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {
-  return { partitionKey: userPartition(user.id), rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
+function userEntity(user: DirectoryUser | undefined, derived: readonly RowKeyPair[], readAt: number): Required<Pick<UserEntity, 'partitionKey' | 'rowKey' | 'data' | 'derived' | 'readAt'>> {
+  const id = user?.id ?? '';
+  return { partitionKey: userPartition(id), rowKey: id, data: user ? JSON.stringify(user) : '', derived: JSON.stringify(derived), readAt };
+}
+
+function keyOf(row: DerivedRow): RowKeyPair {
+  return [row.partitionKey, row.rowKey];
+}
+
+function keyText(key: RowKeyPair): string {
+  return `${key[0]}\n${key[1]}`;
+}
+
+function toStoredRow(entity: UserEntity): StoredRow | undefined {
+  if (typeof entity.data !== 'string') return undefined;
+  const user = parseUser(entity.data);
+  return { user, derived: parseKeys(entity.derived), readAt: typeof entity.readAt === 'number' ? entity.readAt : 0, etag: entity.etag };
+}
+
+async function readUserRow(table: TableClient, id: string): Promise<StoredRow | undefined> {
+  try {
+    return toStoredRow(await table.getEntity<UserEntity>(userPartition(id), id));
+  } catch (err) {
+    if (storageStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The user row, conditional: replaced if it still has `etag`, created if there was none. Returns the new
+ * ETag, or undefined when another write came first.
+ */
+async function writeUserRow(
+  table: TableClient,
+  id: string,
+  user: DirectoryUser | undefined,
+  derived: readonly RowKeyPair[],
+  readAt: number,
+  etag: string | undefined,
+): Promise<string | undefined> {
+  const entity = { ...userEntity(user, derived, readAt), partitionKey: userPartition(id), rowKey: id };
+  try {
+    const written = etag === undefined ? await table.createEntity(entity) : await table.updateEntity(entity, 'Replace', { etag });
+    return written.etag ?? '*';
+  } catch (err) {
+    const status = storageStatus(err);
+    if (status === 409 || status === 412) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The users' current rows: point reads in parallel, the cheapest Table storage operation and the only one
+ * whose cost does not grow with the partition (a filter of `RowKey eq … or …` scans the partition).
+ * Seeding an empty directory needs none (one query says it is empty).
+ */
+async function readPrevious(table: TableClient, ids: readonly string[]): Promise<(id: string) => StoredRow | undefined> {
+  const rows = new Map<string, StoredRow>();
+  if (ids.length >= PARALLEL_READS && (await isDirectoryEmptyOfRows(table))) return () => undefined;
+  await forEachLimited(ids, PARALLEL_READS, async (id) => {
+    const row = await readUserRow(table, id);
+    if (row) rows.set(id, row);
+  });
+  return (id) => rows.get(id);
+}
+
+/** No user row at all, tombstones included (for `isDirectoryEmpty` a tombstone is no user). */
+async function isDirectoryEmptyOfRows(table: TableClient): Promise<boolean> {
+  const pages = table.listEntities({ queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] } }).byPage({ maxPageSize: 1 });
+  for await (const page of pages) if (page.length > 0) return false;
+  return true;
 }
 
 /** Whether Table storage accepts the row: keys within 1 KiB and free of the characters keys may not hold. */
@@ -418,24 +650,6 @@ function isStorable(row: { partitionKey: string; rowKey: string; [key: string]: 
   const goodKey = (key: string): boolean => key.length > 0 && key.length <= MAX_KEY_UNITS && !KEY_FORBIDDEN.test(key) && key.isWellFormed();
   const goodValue = (value: unknown): boolean => typeof value !== 'string' || value.length <= MAX_STRING_UNITS;
   return goodKey(row.partitionKey) && goodKey(row.rowKey) && Object.values(row).every(goodValue);
-}
-
-/**
- * Point reads, in parallel: the cheapest Table storage operation, and the only one whose cost does not
- * grow with the partition (a filter of `RowKey eq … or …` is answered by scanning the partition).
- */
-async function readUserRows(table: TableClient, ids: readonly string[]): Promise<Map<string, UserRow>> {
-  const rows = new Map<string, UserRow>();
-  await forEachLimited(ids, PARALLEL_READS, async (id) => {
-    try {
-      const entity = await table.getEntity<{ data: string; derived: string }>(userPartition(id), id);
-      const user = parseUser(entity.data);
-      if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
-    } catch (err) {
-      if (storageStatus(err) !== 404) throw err;
-    }
-  });
-  return rows;
 }
 
 /** Operations grouped by partition, 100 to a transaction, several partitions in parallel. */

@@ -31,7 +31,7 @@ export async function maintainGraphSubscription(context: Logger): Promise<void> 
     logEvent(context, 'error', 'graph.subscription.failed', { error: failure.message });
   }
   try {
-    const outcome = await runDeltaSync(client, config.baseUrl);
+    const outcome = await runDeltaSync(client, config.baseUrl, { fullSyncEveryMs: config.fullSyncEveryMs });
     logEvent(context, 'info', 'graph.delta.synced', { trigger: 'timer', ...outcome });
   } catch (err) {
     const error = ensureError(err);

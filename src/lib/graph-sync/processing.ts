@@ -72,8 +72,8 @@ async function applyUserNotifications(userIds: readonly string[], context: Logge
   const client = await graphClient(featureConfig('graphApi'));
   const { found, missing, requests, throttled } = await fetchUsersByIds(client, userIds);
   const { skipped } = await applyUserChanges([
-    ...found.map((user) => ({ kind: 'replace' as const, user })),
-    ...missing.map((id) => ({ kind: 'remove' as const, id })),
+    ...found.map(({ user, readAt }) => ({ kind: 'replace' as const, user, readAt })),
+    ...missing.map((id) => ({ kind: 'remove' as const, id, readAt: Date.now() })),
   ]);
   // One user the directory cannot hold must not hold back the others (the message is acknowledged).
   if (skipped.length > 0) logEvent(context, 'error', 'graph.users.skipped', { count: skipped.length, userIds: skipped });
@@ -108,7 +108,7 @@ async function handleLifecycleEvents(events: readonly LifecycleNotice[], context
     logEvent(context, 'info', 'graph.lifecycle.missed', { subscriptionIds: missed });
   }
   if (removed.length > 0 || missed.length > 0) {
-    const outcome = await runDeltaSync(client, config.baseUrl);
+    const outcome = await runDeltaSync(client, config.baseUrl, { fullSyncEveryMs: config.fullSyncEveryMs });
     // A sync already running started before this request; the owed resync stays recorded for the next run.
     logEvent(context, 'info', 'graph.delta.synced', { trigger: 'lifecycle', ...outcome });
   }

@@ -6,7 +6,7 @@ import { storageStatus, tableClient } from '../clients/storage';
 /**
  * The Graph pipeline's own state, one table row each, every update guarded by the row's ETag:
  *
- * - `sync`: the stored delta link; resync requests and the last request a full sync covered (a resync is
+ * - `sync`: the stored delta link; the checkpoint of a full round under way; resync requests and the last request a full sync covered (a resync is
  *   owed while `resyncRequested > resyncDone`, so a request that arrives during a sync is never lost);
  *   and the sync lease, so that two syncs never work from the same delta link.
  * - `subscription`: the id of the subscription this app made and a fingerprint of the clientState it was
@@ -16,8 +16,15 @@ import { storageStatus, tableClient } from '../clients/storage';
 const STATE_TABLE = 'graphstate';
 const PARTITION = 'graph';
 
+/** Where a full round that has not finished goes on from: the next page to read, and when the round began. */
+export interface FullRoundCheckpoint {
+  startedAt: number;
+  nextLink: string;
+}
+
 export interface SyncState {
   deltaLink?: string;
+  fullRound?: FullRoundCheckpoint;
   resyncRequested: number;
   resyncDone: number;
   leaseId?: string;
@@ -77,6 +84,10 @@ function toSyncState(value: Record<string, unknown>): SyncState {
   if (typeof value.leaseUntil === 'number') state.leaseUntil = value.leaseUntil;
   if (typeof value.lastSyncAt === 'string') state.lastSyncAt = value.lastSyncAt;
   if (typeof value.lastFullSyncAt === 'string') state.lastFullSyncAt = value.lastFullSyncAt;
+  const round = value.fullRound;
+  if (isRecord(round) && typeof round.startedAt === 'number' && typeof round.nextLink === 'string') {
+    state.fullRound = { startedAt: round.startedAt, nextLink: round.nextLink };
+  }
   return state;
 }
 

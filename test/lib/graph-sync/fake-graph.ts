@@ -192,6 +192,14 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     return { json: { responses } };
   });
 
+  // --- GET /users/{id}: 404 once the user is gone (registered before /users/delta, which is matched first)
+  server.on('GET', /^\/v1\.0\/users\/([^/]+)$/, (request, match) => {
+    const id = decodeURIComponent(match[1] ?? '');
+    const user = users.get(id);
+    if (!user) return graphError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+    return { json: pick(user.props, (request.url.searchParams.get('$select') ?? '').split(',')) };
+  });
+
   // --- /users/delta
   server.on('GET', /^\/v1\.0\/users\/delta$/, async (request) => {
     if (arrived) {
