@@ -107,6 +107,9 @@ param actionableMessageOriginator string = ''
 @description('Optional comma list of domains an approver may act from.')
 param actionableMessageAllowedPerformerDomains string = ''
 
+@description('Comma list of addresses or object ids (finance staff, auditors) who may see every expense in Teams besides its submitter and approver')
+param expenseReaders string = ''
+
 @description('Pricing tier of the Azure Bot; Teams and Outlook are standard channels, free on F0.')
 @allowed([
   'F0'
@@ -219,8 +222,9 @@ var secretsProvided = {
 // Every plain setting the app reads (the README's Configuration table), except PUBLIC_BASE_URL, which
 // app/api.bicep derives from the site. Empty values are left out, so the app applies its own default.
 // AZURE_CLIENT_ID names the user-assigned identity, so Graph needs no client secret. The bot is the Azure Bot below,
-// whose app id is that same identity in this tenant (UserAssignedMSI): BOT_APP_ID is its client id, and
-// BOT_TENANT_ID lets the app accept the Entra-issued tokens of this tenant a single-tenant bot may receive.
+// whose app id is that same identity in this tenant: BOT_APP_TYPE is its msaAppType (app/bot.bicep), BOT_APP_ID
+// the identity's client id (the aud of the Bot Connector's tokens) and BOT_TENANT_ID this tenant. The tokens the
+// app accepts are the same for every bot type; these say what the bot is.
 var appSettings = {
   NOTIFICATION_QUEUE: notificationQueueName
   GRAPH_BASE_URL: graphBaseUrl
@@ -239,6 +243,8 @@ var appSettings = {
   ACTIONABLE_MESSAGE_SENDER: actionableMessageSender
   ACTIONABLE_MESSAGE_ORIGINATOR: actionableMessageOriginator
   ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS: actionableMessageAllowedPerformerDomains
+  EXPENSE_READERS: expenseReaders
+  BOT_APP_TYPE: 'UserAssignedMSI'
   BOT_APP_ID: identity.outputs.clientId
   BOT_TENANT_ID: tenant().tenantId
   BOT_OPENID_METADATA_URL: botOpenIdMetadataUrl

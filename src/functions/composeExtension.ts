@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
-import { parseActivity, tokenBoundFields } from '../lib/messaging-extension/activity';
+import { parseBotActivity, tokenBoundFields } from '../lib/messaging-extension/activity';
 import { verifyBotRequest } from '../lib/messaging-extension/bot-token';
 import { handleInvoke } from '../lib/messaging-extension/invokes';
 import { featureConfig } from '../lib/config/settings';
@@ -24,10 +24,10 @@ export async function composeExtension(request: HttpRequest, context: Invocation
       body = undefined; // fails the serviceurl check below: 401 before anything else is said
     }
     await verifyBotRequest({ authorization: request.headers.get('authorization'), ...tokenBoundFields(body) }, config);
-    const parsed = parseActivity(body);
+    const parsed = parseBotActivity(body);
     if (parsed.kind === 'other') return { status: 200 };
     if (parsed.kind === 'unhandledInvoke') throw new NotImplementedError(`invoke ${parsed.activity.name} is not handled`);
-    const response = await handleInvoke(parsed.activity, { config, now: new Date() });
+    const response = await handleInvoke(parsed.activity, { config, now: new Date(), log: context });
     logEvent(context, 'info', 'composeExtension.invoke', { name: parsed.activity.name });
     return response.body === undefined
       ? { status: response.status }

@@ -5,7 +5,7 @@ import { UnauthenticatedError } from '../lib/core/errors';
 import { errorResponse, readBody } from '../lib/core/http';
 import { logEvent } from '../lib/core/log';
 import { answerCommand } from '../lib/outgoing-webhook/answers';
-import { parseActivity, parseCommand } from '../lib/outgoing-webhook/activity';
+import { parseWebhookActivity, parseCommand } from '../lib/outgoing-webhook/activity';
 import { verifyOutgoingWebhook } from '../lib/outgoing-webhook/signature';
 
 const FEATURE = 'outgoingWebhook';
@@ -20,12 +20,12 @@ export async function outgoingWebhook(request: HttpRequest, context: InvocationC
     const { secrets } = featureConfig('outgoingWebhook');
     const body = await readBody(request);
     const secret = verifyOutgoingWebhook(body, request.headers.get('authorization'), request.query.getAll('id'), secrets);
-    const activity = parseActivity(body);
+    const activity = parseWebhookActivity(body);
     if (activity.type === 'unsupported') {
       logEvent(context, 'info', 'outgoingWebhook.ignored', { secret, activityType: activity.activityType });
       return { status: 200, headers: { 'Cache-Control': 'no-store' } };
     }
-    const { reply, outcome } = await answerCommand(parseCommand(activity.text), context);
+    const { reply, outcome } = await answerCommand(parseCommand(activity.text), activity.senderObjectId, context);
     logEvent(context, 'info', 'outgoingWebhook.answered', { secret, outcome, activityId: activity.id });
     return { status: 200, headers: { 'Cache-Control': 'no-store' }, jsonBody: reply };
   } catch (err) {

@@ -17,11 +17,10 @@ import { signinCallback } from '../../src/functions/signinCallback';
 import { signinStart } from '../../src/functions/signinStart';
 import { issueActionToken } from '../../src/lib/expenses/action-token';
 import { listExpensesForUser } from '../../src/lib/expenses/store';
-import { escapeHtml } from '../../src/lib/messaging-extension/html-page';
+import { escapeHtml } from '../../src/lib/core/escape-html';
 import {
   ACTION_TOKEN_KEY,
   APPROVER,
-  applySettings,
   entraClaims,
   seedExpense,
   settings as actionableSettings,
@@ -32,6 +31,7 @@ import { type BotStandIn, botToken, invokeActivity, queryActivity, SERVICE_URL, 
 import { CLIENT_STATE, userId } from '../lib/graph-sync/setup';
 import { CONTOSO_TOKEN, FABRIKAM_TOKEN, hmacHeader, SECRETS_SETTING, teamsMessage } from '../lib/outgoing-webhook/support';
 import { useAzurite } from '../support/azurite';
+import { setEnv } from '../support/env';
 import { httpRequest, type LogLine, testContext } from '../support/functions';
 import { storageSnapshot, watchUnhandledRejections } from '../support/storage-snapshot';
 
@@ -58,10 +58,11 @@ function sentSecret(value: string | undefined): void {
   if (secret && secret.length >= 16) secrets.add(secret);
 }
 
+let restoreEnv: () => void;
 before(async () => {
   am = await startStandIns();
   bot = await startBotStandIn();
-  applySettings({
+  restoreEnv = setEnv({
     ...actionableSettings(am),
     ...bot.env,
     ENTRA_AUTHORITY_HOST: am.openId.url,
@@ -75,6 +76,7 @@ before(async () => {
 });
 
 after(async () => {
+  restoreEnv();
   await Promise.all([am.close(), bot.server.close()]);
 });
 

@@ -146,7 +146,10 @@ describe('the Azure Bot is provisioned with the app\'s managed identity', () => 
     }
   });
 
-  test('the app accepts the bot: BOT_APP_ID is the identity\'s client id, BOT_TENANT_ID this tenant', () => {
+  test('the app accepts the bot: BOT_APP_TYPE is its msaAppType, BOT_APP_ID the identity\'s client id, BOT_TENANT_ID this tenant', () => {
+    const msaAppType = /^ {4}msaAppType: '(\w+)'$/m.exec(bot)?.[1];
+    assert.equal(msaAppType, 'UserAssignedMSI');
+    assert.match(main, new RegExp(`^ {2}BOT_APP_TYPE: '${msaAppType}'$`, 'm'));
     assert.match(main, /^ {2}BOT_APP_ID: identity\.outputs\.clientId$/m);
     assert.match(main, /^ {2}BOT_TENANT_ID: tenant\(\)\.tenantId$/m);
     assert.match(main, /^output BOT_APP_ID string = identity\.outputs\.clientId$/m);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { DEFAULTS, FEATURE_SETTINGS } from '../../src/lib/config/settings';
+import { DEFAULTS, FEATURE_NAMES, featureSettings } from '../../src/lib/config/settings';
 import { bicepObjectKeys, bicepParamDefault, bicepVarStrings, filesUnder, read, repoRoot, settingsTable } from './sources';
 
 const main = read('infra/main.bicep');
@@ -28,7 +28,7 @@ const MANUAL: Record<string, string> = {
 
 /** Every setting name the code reads: feature settings, queue/schedule resolution, and storage connection. */
 function settingsReadByCode(): Set<string> {
-  const names = new Set<string>(Object.values(FEATURE_SETTINGS).flat());
+  const names = new Set<string>(FEATURE_NAMES.flatMap(featureSettings));
   for (const file of filesUnder('src', '.ts')) {
     const text = read(file);
     for (const m of text.matchAll(/\bprocess\.env\.([A-Za-z_]\w*)/g)) names.add(m[1] as string);
@@ -172,7 +172,7 @@ describe('the documented settings, local.settings.json.example, infra and the co
   });
 
   test('every feature setting of the code is documented', () => {
-    const extra = [...new Set(Object.values(FEATURE_SETTINGS).flat())].filter((name) => !documented.includes(name));
+    const extra = [...new Set(FEATURE_NAMES.flatMap(featureSettings))].filter((name) => !documented.includes(name));
     assert.deepEqual(extra, []);
   });
 });

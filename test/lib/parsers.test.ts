@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 
 import { ACTIONABLE_MESSAGES_APP_ID, verifyActionableMessageCaller } from '../../src/lib/expenses/outlook-token';
-import { parseActivity as parseBotActivity, tokenBoundFields } from '../../src/lib/messaging-extension/activity';
+import { parseBotActivity, tokenBoundFields } from '../../src/lib/messaging-extension/activity';
 import { verifyBotRequest } from '../../src/lib/messaging-extension/bot-token';
 import { parseSettingsState } from '../../src/lib/messaging-extension/store';
 import { featureConfig } from '../../src/lib/config/settings';
@@ -20,7 +20,7 @@ import {
   validationResponse,
 } from '../../src/lib/graph-sync/notifications';
 import { parseJsonBytes } from '../../src/lib/core/http';
-import { parseActivity as parseWebhookActivity, parseCommand, commandText } from '../../src/lib/outgoing-webhook/activity';
+import { parseWebhookActivity, parseCommand, commandText } from '../../src/lib/outgoing-webhook/activity';
 import { claimedDigest, verifyOutgoingWebhook } from '../../src/lib/outgoing-webhook/signature';
 import { encodeQueueMessage, MAX_QUEUE_MESSAGE_BYTES } from '../../src/lib/clients/storage';
 import { AUDIENCE, CLIENT_ID, entraClaims, entraIssuerFor, TENANT } from './expenses/support';
@@ -254,7 +254,7 @@ describe('HMAC headers', () => {
 });
 
 describe('card click bodies, expenses and settings values', () => {
-  test('a click body is a CardAction with the fields it carried, or a 400 naming the bad ones', () => {
+  test('a click body is an ApprovalClick with the fields it carried, or a 400 naming the bad ones', () => {
     const click = fc.record(
       {
         expenseId: fc.oneof(fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/), anyJson),
@@ -397,7 +397,7 @@ describe('Bot Framework and Entra tokens with mutated claims and headers', () =>
           if (!verified) return;
           accepted++;
           assert.equal(claims.iss, BOT_ISSUER);
-          assert.ok(claims.aud === BOT_APP_ID || (Array.isArray(claims.aud) && claims.aud.includes(BOT_APP_ID)));
+          assert.equal(claims.aud, BOT_APP_ID, 'one audience, not a list');
           assert.equal(claims.serviceurl, SERVICE_URL);
           assert.ok(typeof claims.exp === 'number' && claims.exp > now - 300);
           assert.ok(claims.nbf === undefined || (claims.nbf as number) <= now + 300);

@@ -8,8 +8,8 @@ import { actionableMessage } from '../../src/functions/actionableMessage';
 import { verifyActionableMessageCaller } from '../../src/lib/expenses/outlook-token';
 import { featureConfig } from '../../src/lib/config/settings';
 import { openIdKeySource, verifyJwt } from '../../src/lib/clients/openid';
+import { setEnv } from '../../test/support/env';
 import {
-  applySettings,
   clickJson,
   entraClaims,
   NOW,
@@ -50,7 +50,7 @@ function click(token: string, body: string): HttpRequest {
 async function probe(): Promise<void> {
   const jose = await import('jose');
   const standIns = await startStandIns();
-  applySettings(settings(standIns));
+  setEnv(settings(standIns));
   const config = featureConfig('actionableMessages');
   const token = await standIns.openId.sign(entraClaims());
   const headers = new Headers({ authorization: `Bearer ${token}` });

@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import { readDirectorySnapshot, upsertUsers } from '../../src/lib/directory/directory';
 import { setGraphCredentialForTests } from '../../src/lib/clients/graph-client';
 import { queueClient } from '../../src/lib/clients/storage';
+import { setEnv } from '../../test/support/env';
 import {
   APPROVER,
-  applySettings,
   clickJson,
   entraClaims,
   entraIssuerFor,
@@ -414,7 +414,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     const teamsKey = await openId.addKey({ endorsements: ['msteams'] });
     const bot: BotStandIn = { server: openId, teamsKey, env: {} };
 
-    applySettings({
+    setEnv({
       AzureWebJobsStorage: azurite.connectionString,
       AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
       NOTIFICATION_QUEUE: 'loadnotifications',

@@ -5,7 +5,7 @@ import type {
   JWTVerifyGetKey,
 } from 'jose' with { 'resolution-mode': 'import' };
 
-import { isLoopbackHost, parseSecureUrl } from '../config/settings';
+import { isLoopbackHost, parseSecureUrl } from '../core/validate';
 import { ensureError, UnauthenticatedError, UnavailableError } from '../core/errors';
 
 /**

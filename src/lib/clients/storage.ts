@@ -1,5 +1,5 @@
 // SDKs are loaded with import() (their ESM builds), so types come from the same builds.
-import type { TableClient } from '@azure/data-tables' with { 'resolution-mode': 'import' };
+import type { TableClient, TableEntityResult } from '@azure/data-tables' with { 'resolution-mode': 'import' };
 import type { TokenCredential } from '@azure/identity' with { 'resolution-mode': 'import' };
 import type { QueueClient } from '@azure/storage-queue' with { 'resolution-mode': 'import' };
 
@@ -130,6 +130,40 @@ export async function withStorage<T>(operation: string, fn: () => Promise<T>): P
     if (code === undefined || code >= 500) {
       throw new UnavailableError(`${operation} failed: ${ensureError(err).message}`, { cause: err });
     }
+    throw err;
+  }
+}
+
+/** The row, or undefined when the table has none with these keys. */
+export async function getEntityIfExists<T extends object>(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+): Promise<TableEntityResult<T> | undefined> {
+  try {
+    return await table.getEntity<T>(partitionKey, rowKey);
+  } catch (err) {
+    if (storageStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Deletes the row only if it is unchanged since it was read with `etag`. False when it is gone or was
+ * changed: of two writers racing for the same row, exactly one gets true.
+ */
+export async function deleteEntityIfUnchanged(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+  etag: string,
+): Promise<boolean> {
+  try {
+    await table.deleteEntity(partitionKey, rowKey, { etag });
+    return true;
+  } catch (err) {
+    const status = storageStatus(err);
+    if (status === 404 || status === 412) return false;
     throw err;
   }
 }

@@ -1,4 +1,5 @@
 import { NotConfiguredError } from '../core/errors';
+import { decodeBase64, isGuid, isMailAddress, parseSecureUrl } from '../core/validate';
 
 /**
  * Typed settings, one parser per feature, read from the environment on first use and cached until the
@@ -21,12 +22,39 @@ export const DEFAULTS = {
   ACTIONABLE_MESSAGE_LEGACY_METADATA_URL: 'https://substrate.office.com/sts/common/.well-known/openid-configuration',
   BOT_OPENID_METADATA_URL: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
   BOT_TOKEN_ISSUER: 'https://api.botframework.com',
+  BOT_APP_TYPE: 'MultiTenant',
   COMPOSE_EXTENSION_SIGNIN: 'off',
 } as const;
 
 /** Resolved when the app loads, so that the host can index the queue and timer functions unconfigured. */
 export function notificationQueueName(env: Env = process.env): string {
   return nonEmpty(env.NOTIFICATION_QUEUE) ?? DEFAULTS.NOTIFICATION_QUEUE;
+}
+
+/** The people of EXPENSE_READERS: object ids and addresses, lowercased. */
+export interface ExpenseReaders {
+  objectIds: ReadonlySet<string>;
+  addresses: ReadonlySet<string>;
+}
+
+function parseExpenseReaders(raw: string): ExpenseReaders | undefined {
+  const objectIds = new Set<string>();
+  const addresses = new Set<string>();
+  for (const item of parseList(raw)) {
+    if (isGuid(item)) objectIds.add(item.toLowerCase());
+    else if (isMailAddress(item)) addresses.add(item.toLowerCase());
+    else return undefined;
+  }
+  return { objectIds, addresses };
+}
+
+/**
+ * Read on every Teams path that shows an expense, which need no other expense setting. A malformed
+ * list grants no one (the expenses feature reports it as not configured, naming EXPENSE_READERS).
+ */
+export function expenseReaders(env: Env = process.env): ExpenseReaders {
+  const raw = nonEmpty(env.EXPENSE_READERS);
+  return (raw && parseExpenseReaders(raw)) || { objectIds: new Set(), addresses: new Set() };
 }
 
 export function subscriptionSchedule(env: Env = process.env): string {
@@ -39,26 +67,6 @@ export function subscriptionSchedule(env: Env = process.env): string {
 function nonEmpty(raw: string | undefined): string | undefined {
   const value = raw?.trim();
   return value ? value : undefined;
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
-/** An absolute https URL, or http on a loopback host (tests and local stand-ins). */
-export function parseSecureUrl(raw: string): URL | undefined {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return undefined;
-  }
-  if (url.username || url.password) return undefined;
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url;
-  return undefined;
 }
 
 /** An origin such as `https://contoso.azurewebsites.net`, returned without a trailing slash. */
@@ -75,24 +83,6 @@ function parseList(raw: string): string[] {
     .filter((item) => item.length > 0);
 }
 
-const MAIL = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
-export function isMailAddress(value: string): boolean {
-  return value.length <= 320 && MAIL.test(value);
-}
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isGuid(value: string): boolean {
-  return GUID.test(value);
-}
-
-/** Strict base64 (standard or URL-safe alphabet); undefined for anything else. */
-export function decodeBase64(raw: string): Buffer | undefined {
-  const value = raw.trim();
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return undefined;
-  const bytes = Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  return bytes.length > 0 ? bytes : undefined;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The reader collects every problem of a feature before failing, so one log line names them all.
 
@@ -102,11 +92,18 @@ export function decodeBase64(raw: string): Buffer | undefined {
  */
 const UNRESOLVED_KEY_VAULT_REFERENCE = /^@Microsoft\.KeyVault\(/i;
 
+/**
+ * Reads one feature's settings and records the name of each setting it reads, so that the cache key and
+ * the list of a feature's settings come from the readers themselves. Readers read every setting they may
+ * use on every run (a branch decides how a value is used, not whether it is read).
+ */
 class SettingsReader {
   readonly problems: string[] = [];
+  readonly names = new Set<string>();
   constructor(private readonly env: Env) {}
 
   private raw(name: string): string | undefined {
+    this.names.add(name);
     const value = nonEmpty(this.env[name]);
     if (value !== undefined && UNRESOLVED_KEY_VAULT_REFERENCE.test(value)) {
       this.problems.push(name);
@@ -197,13 +194,15 @@ export interface OutgoingWebhookConfig {
   secrets: readonly OutgoingWebhookSecret[];
 }
 
+/** What the Azure Bot is (ARM `msaAppType`, botbuilder's `MicrosoftAppType`). */
+export const BOT_APP_TYPES = ['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const;
+export type BotAppType = (typeof BOT_APP_TYPES)[number];
+
 export interface ComposeExtensionConfig {
   publicBaseUrl: string;
   botAppId: string;
   openIdMetadataUrl: string;
   tokenIssuer: string;
-  botTenantId?: string;
-  authorityHost: string;
   signin: 'off' | 'entra';
 }
 
@@ -240,38 +239,55 @@ const actionTokenKey = (raw: string): Buffer | undefined => {
   return key && key.length >= 32 ? key : undefined;
 };
 
-function readGraphApi(r: SettingsReader, env: Env): GraphApiConfig {
+function readGraphApi(r: SettingsReader): GraphApiConfig {
   const baseUrl = r.withDefault('GRAPH_BASE_URL', DEFAULTS.GRAPH_BASE_URL, secureUrl);
-  const clientSecret = nonEmpty(env.AZURE_CLIENT_SECRET);
-  const certificatePath = nonEmpty(env.AZURE_CLIENT_CERTIFICATE_PATH);
-  let credential: GraphCredentialConfig;
-  if (clientSecret !== undefined || certificatePath !== undefined) {
-    const tenantId = r.required('AZURE_TENANT_ID', tenant);
-    const clientId = r.required('AZURE_CLIENT_ID', asString);
-    credential =
-      clientSecret !== undefined
-        ? { kind: 'clientSecret', tenantId, clientId, clientSecret }
-        : { kind: 'clientCertificate', tenantId, clientId, certificatePath: certificatePath as string };
-  } else {
-    const clientId = r.optional('AZURE_CLIENT_ID', asString);
-    credential = clientId === undefined ? { kind: 'managedIdentity' } : { kind: 'managedIdentity', clientId };
+  const clientSecret = r.optional('AZURE_CLIENT_SECRET', asString);
+  const certificatePath = r.optional('AZURE_CLIENT_CERTIFICATE_PATH', asString);
+  const tenantId = r.optional('AZURE_TENANT_ID', tenant);
+  const clientId = r.optional('AZURE_CLIENT_ID', asString);
+  if (clientSecret === undefined && certificatePath === undefined) {
+    return { baseUrl, credential: clientId === undefined ? { kind: 'managedIdentity' } : { kind: 'managedIdentity', clientId } };
   }
-  return { baseUrl, credential };
-}
-
-function readGraphNotifications(r: SettingsReader, env: Env): GraphNotificationsConfig {
+  // A secret or certificate is an app registration's, which needs its tenant and client id.
+  if (tenantId === undefined) r.problems.push('AZURE_TENANT_ID');
+  if (clientId === undefined) r.problems.push('AZURE_CLIENT_ID');
+  const app = { tenantId: tenantId as string, clientId: clientId as string };
   return {
-    clientState: r.required('GRAPH_CLIENT_STATE', clientState),
-    queueName: notificationQueueName(env),
+    baseUrl,
+    credential:
+      clientSecret !== undefined
+        ? { kind: 'clientSecret', ...app, clientSecret }
+        : { kind: 'clientCertificate', ...app, certificatePath: certificatePath as string },
   };
 }
 
-const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureConfigs[F] } = {
+function readGraphNotifications(r: SettingsReader): GraphNotificationsConfig {
+  return {
+    clientState: r.required('GRAPH_CLIENT_STATE', clientState),
+    queueName: r.withDefault('NOTIFICATION_QUEUE', DEFAULTS.NOTIFICATION_QUEUE, asString),
+  };
+}
+
+/**
+ * BOT_APP_TYPE says what the Azure Bot is; a single-tenant or managed-identity bot belongs to one tenant, so
+ * those types need BOT_TENANT_ID (a GUID). The channels send every type the same token, so the token checks
+ * depend on neither: they only catch a configuration that cannot describe the bot, and the feature's config
+ * keeps neither.
+ */
+function readBotIdentity(r: SettingsReader): void {
+  const type = r.withDefault('BOT_APP_TYPE', DEFAULTS.BOT_APP_TYPE, (raw): BotAppType | undefined =>
+    BOT_APP_TYPES.find((t) => t.toLowerCase() === raw.toLowerCase()),
+  );
+  const tenantId = r.optional('BOT_TENANT_ID', (raw) => (isGuid(raw) ? raw : undefined));
+  if (type !== undefined && type !== 'MultiTenant' && tenantId === undefined) r.problems.push('BOT_TENANT_ID');
+}
+
+const readers: { [F in FeatureName]: (r: SettingsReader) => FeatureConfigs[F] } = {
   graphNotifications: readGraphNotifications,
 
   graphApi: readGraphApi,
 
-  graphSubscription(r, env) {
+  graphSubscription(r) {
     const publicBaseUrl = r.required('PUBLIC_BASE_URL', parseOrigin);
     const changeTypes = r.withDefault('GRAPH_CHANGE_TYPES', DEFAULTS.GRAPH_CHANGE_TYPES, (raw) => {
       const list = parseList(raw);
@@ -280,8 +296,8 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
       return valid ? (list as GraphSubscriptionConfig['changeTypes']) : undefined;
     });
     return {
-      ...readGraphApi(r, env),
-      ...readGraphNotifications(r, env),
+      ...readGraphApi(r),
+      ...readGraphNotifications(r),
       notificationUrl: `${publicBaseUrl}/api/graph-webhook`,
       lifecycleNotificationUrl: `${publicBaseUrl}/api/graph-lifecycle`,
       resource: r.withDefault('GRAPH_SUBSCRIPTION_RESOURCE', DEFAULTS.GRAPH_SUBSCRIPTION_RESOURCE, asString),
@@ -327,9 +343,11 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
     return config;
   },
 
-  expenses(r, env) {
+  expenses(r) {
+    // Teams paths read the list themselves (expenseReaders); a malformed one shows here, in health.
+    r.optional('EXPENSE_READERS', parseExpenseReaders);
     return {
-      ...readGraphApi(r, env),
+      ...readGraphApi(r),
       publicBaseUrl: r.required('PUBLIC_BASE_URL', parseOrigin),
       sender: r.required('ACTIONABLE_MESSAGE_SENDER', mail),
       originator: r.required('ACTIONABLE_MESSAGE_ORIGINATOR', asString),
@@ -359,14 +377,12 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
       botAppId: r.required('BOT_APP_ID', asString),
       openIdMetadataUrl: r.withDefault('BOT_OPENID_METADATA_URL', DEFAULTS.BOT_OPENID_METADATA_URL, secureUrl),
       tokenIssuer: r.withDefault('BOT_TOKEN_ISSUER', DEFAULTS.BOT_TOKEN_ISSUER, asString),
-      authorityHost: r.withDefault('ENTRA_AUTHORITY_HOST', DEFAULTS.ENTRA_AUTHORITY_HOST, secureUrl),
       signin: r.withDefault('COMPOSE_EXTENSION_SIGNIN', DEFAULTS.COMPOSE_EXTENSION_SIGNIN, (raw) => {
         const value = raw.toLowerCase();
         return value === 'off' || value === 'entra' ? value : undefined;
       }),
     };
-    const botTenantId = r.optional('BOT_TENANT_ID', (raw) => (isGuid(raw) ? raw : undefined));
-    if (botTenantId !== undefined) config.botTenantId = botTenantId;
+    readBotIdentity(r);
     return config;
   },
 
@@ -381,81 +397,38 @@ const readers: { [F in FeatureName]: (r: SettingsReader, env: Env) => FeatureCon
   },
 };
 
-/** Every setting each feature reads, for the cache key and for documentation tests. */
-export const FEATURE_SETTINGS: { readonly [F in FeatureName]: readonly string[] } = {
-  graphNotifications: ['GRAPH_CLIENT_STATE', 'NOTIFICATION_QUEUE'],
-  graphApi: ['GRAPH_BASE_URL', 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH'],
-  graphSubscription: [
-    'PUBLIC_BASE_URL',
-    'GRAPH_CLIENT_STATE',
-    'NOTIFICATION_QUEUE',
-    'GRAPH_BASE_URL',
-    'GRAPH_SUBSCRIPTION_RESOURCE',
-    'GRAPH_CHANGE_TYPES',
-    'DIRECTORY_FULL_SYNC_HOURS',
-    'AZURE_TENANT_ID',
-    'AZURE_CLIENT_ID',
-    'AZURE_CLIENT_SECRET',
-    'AZURE_CLIENT_CERTIFICATE_PATH',
-  ],
-  actionableMessages: [
-    'PUBLIC_BASE_URL',
-    'ENTRA_AUTHORITY_HOST',
-    'ACTIONABLE_MESSAGE_AUDIENCE',
-    'ACTIONABLE_MESSAGE_TENANT_ID',
-    'ACTIONABLE_MESSAGE_SCOPE',
-    'ACTIONABLE_MESSAGE_LEGACY_AUDIENCE',
-    'ACTIONABLE_MESSAGE_LEGACY_METADATA_URL',
-    'ACTIONABLE_MESSAGE_SENDER',
-    'ACTIONABLE_MESSAGE_ALLOWED_PERFORMER_DOMAINS',
-    'ACTIONABLE_MESSAGE_ORIGINATOR',
-    'ACTION_TOKEN_KEY',
-  ],
-  expenses: [
-    'PUBLIC_BASE_URL',
-    'ACTIONABLE_MESSAGE_SENDER',
-    'ACTIONABLE_MESSAGE_ORIGINATOR',
-    'ACTION_TOKEN_KEY',
-    'GRAPH_BASE_URL',
-    'AZURE_TENANT_ID',
-    'AZURE_CLIENT_ID',
-    'AZURE_CLIENT_SECRET',
-    'AZURE_CLIENT_CERTIFICATE_PATH',
-  ],
-  outgoingWebhook: ['OUTGOING_WEBHOOK_SECRETS'],
-  composeExtension: [
-    'PUBLIC_BASE_URL',
-    'BOT_APP_ID',
-    'BOT_OPENID_METADATA_URL',
-    'BOT_TOKEN_ISSUER',
-    'BOT_TENANT_ID',
-    'ENTRA_AUTHORITY_HOST',
-    'COMPOSE_EXTENSION_SIGNIN',
-  ],
-  signin: ['PUBLIC_BASE_URL', 'ENTRA_AUTHORITY_HOST', 'SIGNIN_CLIENT_ID', 'SIGNIN_CLIENT_SECRET', 'SIGNIN_TENANT_ID'],
-};
+/** The feature's settings (names only), as its reader reads them: for docs and infra checks. */
+export function featureSettings(feature: FeatureName): readonly string[] {
+  const reader = new SettingsReader({});
+  readers[feature](reader);
+  return [...reader.names];
+}
 
-const cache = new Map<FeatureName, { key: string; value: unknown }>();
+export const FEATURE_NAMES = Object.keys(readers) as readonly FeatureName[];
+
+/** The values of `names` in `env`: the cache key of a feature's parsed settings. */
+const valuesOf = (names: ReadonlySet<string>, env: Env): string => JSON.stringify([...names].map((name) => env[name] ?? null));
+
+const cache = new Map<FeatureName, { names: ReadonlySet<string>; key: string; value: unknown }>();
 
 /**
  * The feature's settings, parsed once and re-parsed only when one of the values it reads changes.
  * Throws NotConfiguredError naming every missing or malformed setting.
  */
 export function featureConfig<F extends FeatureName>(feature: F, env: Env = process.env): FeatureConfigs[F] {
-  const key = JSON.stringify(FEATURE_SETTINGS[feature].map((name) => env[name] ?? null));
   const hit = cache.get(feature);
-  if (hit && hit.key === key) return hit.value as FeatureConfigs[F];
+  if (hit && hit.key === valuesOf(hit.names, env)) return hit.value as FeatureConfigs[F];
   const reader = new SettingsReader(env);
-  const value = readers[feature](reader, env);
+  const value = readers[feature](reader);
   if (reader.problems.length > 0) throw new NotConfiguredError(feature, [...new Set(reader.problems)]);
-  cache.set(feature, { key, value });
+  cache.set(feature, { names: reader.names, key: valuesOf(reader.names, env), value });
   return value;
 }
 
 /** Which features are configured: names only, for the health endpoint. */
 export function configuredFeatures(env: Env = process.env): Record<FeatureName, boolean> {
   const status = {} as Record<FeatureName, boolean>;
-  for (const feature of Object.keys(readers) as FeatureName[]) {
+  for (const feature of FEATURE_NAMES) {
     try {
       featureConfig(feature, env);
       status[feature] = true;

@@ -11,7 +11,8 @@ export type AppErrorCode =
   | 'ERR_NOT_IMPLEMENTED'
   | 'ERR_NOT_CONFIGURED'
   | 'ERR_UPSTREAM'
-  | 'ERR_UNAVAILABLE';
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_DEADLINE_EXCEEDED';
 
 export abstract class AppError extends Error {
   abstract readonly code: AppErrorCode;
@@ -106,6 +107,16 @@ export class UnavailableError extends AppError {
   readonly code = 'ERR_UNAVAILABLE';
   readonly status = 503;
   override readonly expose = false;
+}
+
+/** Work did not settle in time (withinDeadline): 503, so that the caller retries. */
+export class DeadlineExceededError extends AppError {
+  readonly code = 'ERR_DEADLINE_EXCEEDED';
+  readonly status = 503;
+  override readonly expose = false;
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
 }
 
 /** Normalises anything thrown into an Error (as @azure/functions' own `ensureErrorType` does). */

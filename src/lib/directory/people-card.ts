@@ -1,4 +1,5 @@
-import { isMailAddress } from '../config/settings';
+import { isMailAddress } from '../core/validate';
+import type { AdaptiveCard } from '../core/adaptive-card';
 
 /**
  * Adaptive Cards showing people from the directory, at schema 1.2: the lowest that has RichTextBlock
@@ -52,15 +53,14 @@ export interface Container {
 
 export type CardElement = RichTextBlock | ActionSet | Container;
 
-export interface AdaptiveCard {
-  type: 'AdaptiveCard';
+export interface PeopleCard extends AdaptiveCard {
   $schema: 'http://adaptivecards.io/schemas/adaptive-card.json';
   version: '1.2';
   body: CardElement[];
   actions?: OpenUrlAction[];
 }
 
-function card(body: CardElement[], actions: OpenUrlAction[] = []): AdaptiveCard {
+function card(body: CardElement[], actions: OpenUrlAction[] = []): PeopleCard {
   return {
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
@@ -115,7 +115,7 @@ function personLines(user: PersonCardUser): RichTextBlock[] {
 }
 
 /** One person, with chat and mail buttons. */
-export function personCard(user: PersonCardUser): AdaptiveCard {
+export function personCard(user: PersonCardUser): PeopleCard {
   return card(personLines(user), personActions(user));
 }
 
@@ -127,7 +127,7 @@ export interface PeopleListOptions {
 }
 
 /** Several people in one card, each with its own chat and mail buttons. */
-export function peopleListCard(users: readonly PersonCardUser[], options: PeopleListOptions = {}): AdaptiveCard {
+export function peopleListCard(users: readonly PersonCardUser[], options: PeopleListOptions = {}): PeopleCard {
   const body: CardElement[] = [];
   if (options.heading) body.push(line([{ type: 'TextRun', text: options.heading, weight: 'Bolder' }]));
   for (const user of users) {

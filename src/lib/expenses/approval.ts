@@ -1,11 +1,12 @@
 import { issueActionToken, verifyActionToken } from './action-token';
 import type { ActionableMessagesConfig, ExpensesConfig } from '../config/settings';
 import { ensureError, ForbiddenError, NotFoundError, UpstreamError, BadRequestError } from '../core/errors';
-import { approvalMailHtml, expenseApprovalCard, formatAmount, refreshedApprovalCard, type AdaptiveCard } from './cards';
+import { approvalMailHtml, expenseApprovalCard, formatAmount, refreshedApprovalCard } from './cards';
 import type { ActionPerformer } from './outlook-token';
 import { getDirectoryUser, userIdsByAddress } from '../directory/directory';
 import { type Decision, decideExpense, type Expense, isExpenseId } from './store';
 import { graphClient } from '../clients/graph-client';
+import type { AdaptiveCard } from '../core/adaptive-card';
 import { isRecord } from '../core/http';
 import { withStorage } from '../clients/storage';
 
@@ -40,7 +41,7 @@ export async function sendApprovalMail(config: ExpensesConfig, expense: Expense)
 }
 
 /** What Outlook posts when a button is clicked (the card's `Action.Http` body, comment filled in). */
-export interface CardAction {
+export interface ApprovalClick {
   expenseId: string;
   decision: Decision;
   comment?: string;
@@ -50,7 +51,7 @@ export interface CardAction {
 export const MAX_COMMENT_LENGTH = 1000;
 const UNFILLED_COMMENT = '{{comment.value}}';
 
-export function parseCardAction(body: unknown): CardAction {
+export function parseCardAction(body: unknown): ApprovalClick {
   if (!isRecord(body)) throw new BadRequestError('body must be a JSON object', ['expenseId', 'decision', 'actionToken']);
   const bad: string[] = [];
   if (!isExpenseId(body.expenseId)) bad.push('expenseId');
@@ -59,7 +60,7 @@ export function parseCardAction(body: unknown): CardAction {
   if (typeof comment !== 'string' || comment.length > MAX_COMMENT_LENGTH) bad.push('comment');
   if (typeof body.actionToken !== 'string' || body.actionToken.length === 0) bad.push('actionToken');
   if (bad.length > 0) throw new BadRequestError(`invalid fields: ${bad.join(', ')}`, bad);
-  const action: CardAction = {
+  const action: ApprovalClick = {
     expenseId: body.expenseId as string,
     decision: body.decision as Decision,
     actionToken: body.actionToken as string,
@@ -70,7 +71,7 @@ export function parseCardAction(body: unknown): CardAction {
   return action;
 }
 
-export interface CardActionResult {
+export interface ApprovalClickResult {
   outcome: 'decided' | 'alreadyDecided';
   expense: Expense;
   /** For CARD-ACTION-STATUS: names neither the performer nor the time. */
@@ -88,7 +89,7 @@ const domainOf = (address: string): string => address.slice(address.lastIndexOf(
  * against that user's addresses. Only an approver the directory does not know (an outside address, a
  * directory not yet synced) is recognised by the token's own address, and so is a legacy token's.
  */
-async function approverOf(caller: ActionPerformer, action: CardAction, key: Buffer): Promise<string> {
+async function approverOf(caller: ActionPerformer, action: ApprovalClick, key: Buffer): Promise<string> {
   const issuedFor = (address: string | undefined): address is string =>
     address !== undefined && verifyActionToken(key, action.actionToken, 'expense-decision', action.expenseId, address);
   return withStorage('approver lookup', async () => {
@@ -112,9 +113,9 @@ async function approverOf(caller: ActionPerformer, action: CardAction, key: Buff
 export async function applyCardAction(
   config: ActionableMessagesConfig,
   caller: ActionPerformer,
-  action: CardAction,
+  action: ApprovalClick,
   now: Date,
-): Promise<CardActionResult> {
+): Promise<ApprovalClickResult> {
   const { performer } = caller;
   const approver = await approverOf(caller, action, config.actionTokenKey);
   const outcome = await decideExpense(

@@ -2,6 +2,8 @@ import type * as Templating from 'adaptivecards-templating';
 
 import approvalTemplate from '../../cards/expense-approval.json';
 import statusTemplate from '../../cards/expense-status.json';
+import type { AdaptiveCard } from '../core/adaptive-card';
+import { escapeHtml } from '../core/escape-html';
 import type { Decision, Expense } from './store';
 
 /**
@@ -12,8 +14,6 @@ import type { Decision, Expense } from './store';
  * Outlook shows, so free text goes into TextBlocks and facts, which Outlook and Teams read as Markdown:
  * every value is bound through `markdownLiteral`.
  */
-
-export type AdaptiveCard = Record<string, unknown>;
 
 let templating: Promise<typeof Templating> | undefined;
 
@@ -100,11 +100,6 @@ export function expenseApprovalCard(expense: Expense, options: ApprovalCardOptio
  */
 export async function refreshedApprovalCard(expense: Expense, originator: string | undefined): Promise<AdaptiveCard> {
   return { ...(await expenseStatusCard(expense)), ...(originator ? { originator } : {}), hideOriginalBody: false };
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
 }
 
 /**

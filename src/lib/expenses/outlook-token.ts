@@ -1,5 +1,5 @@
 import type { ActionableMessagesConfig } from '../config/settings';
-import { isGuid } from '../config/settings';
+import { isGuid } from '../core/validate';
 import { UnauthenticatedError } from '../core/errors';
 import { bearerToken, loadJose, openIdKeySource, verifyJwt, type VerifiedToken } from '../clients/openid';
 

@@ -2,10 +2,10 @@ import type { TableClient, TableEntityResult } from '@azure/data-tables' with { 
 
 import { randomUUID } from 'node:crypto';
 
-import { isMailAddress } from '../config/settings';
+import { isMailAddress } from '../core/validate';
 import { BadRequestError } from '../core/errors';
 import { isRecord } from '../core/http';
-import { storageStatus, tableClient, withStorage } from '../clients/storage';
+import { getEntityIfExists, storageStatus, tableClient, withStorage } from '../clients/storage';
 
 /**
  * The expense store in Table storage. Each expense is one row (partition = its id), so a decision is an
@@ -150,13 +150,8 @@ function toExpense(entity: TableEntityResult<ExpenseEntity>): Expense {
   return expense;
 }
 
-async function readEntity(table: TableClient, id: string): Promise<TableEntityResult<ExpenseEntity> | undefined> {
-  try {
-    return await table.getEntity<ExpenseEntity>(id, EXPENSE_ROW);
-  } catch (err) {
-    if (storageStatus(err) === 404) return undefined;
-    throw err;
-  }
+function readEntity(table: TableClient, id: string): Promise<TableEntityResult<ExpenseEntity> | undefined> {
+  return getEntityIfExists<ExpenseEntity>(table, id, EXPENSE_ROW);
 }
 
 export function getExpense(id: string): Promise<Expense | undefined> {

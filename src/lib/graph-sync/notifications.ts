@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 
-import { featureConfig, isGuid } from '../config/settings';
+import { featureConfig } from '../config/settings';
+import { isGuid } from '../core/validate';
 import { withinDeadline } from '../core/deadline';
 import { BadRequestError, UnavailableError, ensureError } from '../core/errors';
 import { errorResponse, type HttpAnswer, type InboundRequest, isRecord, parseJsonBytes, readBody } from '../core/http';

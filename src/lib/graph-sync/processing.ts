@@ -1,5 +1,6 @@
 
-import { featureConfig, isGuid } from '../config/settings';
+import { featureConfig } from '../config/settings';
+import { isGuid } from '../core/validate';
 import { applyUserChanges } from '../directory/directory';
 import { graphClient } from '../clients/graph-client';
 import { runDeltaSync } from './delta';

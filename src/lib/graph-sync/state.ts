@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 
 import { isRecord } from '../core/http';
-import { storageStatus, tableClient } from '../clients/storage';
+import { getEntityIfExists, storageStatus, tableClient } from '../clients/storage';
 
 /**
  * The Graph pipeline's own state, one table row each, every update guarded by the row's ETag:
@@ -49,14 +49,10 @@ export function clientStateFingerprint(clientState: string): string {
 
 async function readRow(rowKey: string): Promise<Row<Record<string, unknown>>> {
   const table = await tableClient(STATE_TABLE);
-  try {
-    const entity = await table.getEntity<{ json: string }>(PARTITION, rowKey);
-    const parsed = JSON.parse(entity.json) as unknown;
-    return { value: isRecord(parsed) ? parsed : {}, etag: entity.etag };
-  } catch (err) {
-    if (storageStatus(err) === 404) return { value: {} };
-    throw err;
-  }
+  const entity = await getEntityIfExists<{ json: string }>(table, PARTITION, rowKey);
+  if (!entity) return { value: {} };
+  const parsed = JSON.parse(entity.json) as unknown;
+  return { value: isRecord(parsed) ? parsed : {}, etag: entity.etag };
 }
 
 /** Writes `value` if the row is still as read (`etag`), or absent when it was; false on a lost race. */

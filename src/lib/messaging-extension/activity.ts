@@ -154,7 +154,7 @@ function parseQuery(value: unknown): MessagingExtensionQuery {
 }
 
 /** Parses a verified activity into its union member; a malformed known invoke is a 400. */
-export function parseActivity(body: unknown): BotActivity {
+export function parseBotActivity(body: unknown): BotActivity {
   if (!isRecord(body) || typeof body.type !== 'string') throw new BadRequestError('activity lacks a type', ['type']);
   const envelope = parseEnvelope(body);
   if (body.type !== 'invoke') return { kind: 'other', activity: { ...envelope, type: body.type } };

@@ -2,14 +2,17 @@ import { createHash } from 'node:crypto';
 
 import type { ComposeExtensionConfig } from '../config/settings';
 import { UnauthenticatedError } from '../core/errors';
-import { bearerToken, loadJose, openIdKeySource, verifyJwt } from '../clients/openid';
+import { bearerToken, openIdKeySource, verifyJwt } from '../clients/openid';
 
 /**
- * Proof that a request comes from the Bot Framework for this bot (Bot Connector authentication, "Bot to
- * Connector" rules): `Authorization: Bearer`, issuer `BOT_TOKEN_ISSUER`, `aud` = `BOT_APP_ID`, RS256/384/512,
- * 5 minutes of skew, the signing key's `endorsements` naming the activity's channel, and the `serviceurl`
- * claim equal to the activity's `serviceUrl`. With `BOT_TENANT_ID`, Entra-issued tokens of that tenant
- * (single-tenant bots) pass too, `tid` bound to `iss`. Every failure is an UnauthenticatedError (401).
+ * Proof that a request comes from the Bot Connector for this bot. Teams and Outlook send every bot type
+ * (multi-tenant, single-tenant, user-assigned managed identity) one token shape, and only that shape is
+ * accepted: `Authorization: Bearer`, signed by a key of `BOT_OPENID_METADATA_URL` (RS256/384/512), `iss`
+ * exactly `BOT_TOKEN_ISSUER`, `aud` exactly `BOT_APP_ID` (one string, not a list), 5 minutes of skew, the
+ * signing key's `endorsements` naming the activity's channel, and the `serviceurl` claim equal to the
+ * activity's `serviceUrl`. Entra-issued tokens (other bots, agents, the Emulator) are never channel
+ * traffic and fail on the key and the issuer. Every failure is an UnauthenticatedError (401).
+ * docs/bot-tokens.md has the table and its sources.
  *
  * The Bot Connector reuses one token for up to an hour, so a verified token is remembered by its SHA-256
  * until it expires: a repeat skips the signature, never the expiry or the activity-bound claims.
@@ -28,56 +31,27 @@ export interface BotRequestClaims {
 }
 
 export interface VerifiedBotToken {
-  issuer: string;
   /** `exp` in seconds. */
   expiresAt: number;
   serviceUrl: string | undefined;
-  /** The signing key's endorsements (Bot Framework keys carry them; Entra keys do not). */
+  /** The signing key's endorsements (channel ids). */
   endorsements: readonly string[] | undefined;
 }
 
-function entraMetadataUrl(config: ComposeExtensionConfig, tenantId: string): string {
-  return `${config.authorityHost}/${tenantId}/v2.0/.well-known/openid-configuration`;
-}
-
-/** `iss` read without verification, only to pick the key source; the verification checks it again. */
-async function unverifiedIssuer(token: string): Promise<string | undefined> {
-  const { decodeJwt } = await loadJose();
-  try {
-    const iss = decodeJwt(token).iss;
-    return typeof iss === 'string' ? iss : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function verifySignedToken(token: string, config: ComposeExtensionConfig, now: Date): Promise<VerifiedBotToken> {
-  const common = { algorithms: BOT_ALGORITHMS, audience: [config.botAppId], clockToleranceSec: CLOCK_SKEW_SEC, now };
-  const iss = await unverifiedIssuer(token);
-  if (iss === config.tokenIssuer) {
-    const { payload, jwk } = await verifyJwt(token, openIdKeySource(config.openIdMetadataUrl), {
-      ...common,
-      issuer: [config.tokenIssuer],
-    });
-    return {
-      issuer: config.tokenIssuer,
-      expiresAt: payload.exp as number,
-      serviceUrl: typeof payload.serviceurl === 'string' ? payload.serviceurl : undefined,
-      endorsements: Array.isArray(jwk.endorsements) ? jwk.endorsements : undefined,
-    };
-  }
-  const tenantId = config.botTenantId;
-  if (tenantId === undefined || iss === undefined) throw new UnauthenticatedError('issuer');
-  const source = openIdKeySource(entraMetadataUrl(config, tenantId));
-  // v1 tokens name sts.windows.net; v2 tokens the issuer the tenant's own metadata declares.
-  const issuers = [`https://sts.windows.net/${tenantId}/`, (await source.metadata()).issuer.replace('{tenantid}', tenantId)];
-  const { payload } = await verifyJwt(token, source, { ...common, issuer: issuers });
-  if (payload.tid !== tenantId) throw new UnauthenticatedError('tenant');
+  const { payload, jwk } = await verifyJwt(token, openIdKeySource(config.openIdMetadataUrl), {
+    algorithms: BOT_ALGORITHMS,
+    audience: [config.botAppId],
+    issuer: [config.tokenIssuer],
+    clockToleranceSec: CLOCK_SKEW_SEC,
+    now,
+  });
+  // jose also accepts a list that contains the audience; the Bot Connector names exactly one.
+  if (payload.aud !== config.botAppId) throw new UnauthenticatedError('audience');
   return {
-    issuer: payload.iss as string,
     expiresAt: payload.exp as number,
     serviceUrl: typeof payload.serviceurl === 'string' ? payload.serviceurl : undefined,
-    endorsements: undefined,
+    endorsements: Array.isArray(jwk.endorsements) ? jwk.endorsements : undefined,
   };
 }
 
@@ -129,7 +103,7 @@ export async function verifyBotRequest(
   if (verified.endorsements && verified.endorsements.length > 0) {
     if (!request.channelId || !verified.endorsements.includes(request.channelId)) throw new UnauthenticatedError('endorsement');
   }
-  // Exact comparison, as the SDKs make it (the claim is public, so no constant-time need).
+  // Exact comparison, as botbuilder makes it (the claim is public, so no constant-time need).
   if (verified.serviceUrl === undefined || verified.serviceUrl !== request.serviceUrl) {
     throw new UnauthenticatedError('serviceurl');
   }

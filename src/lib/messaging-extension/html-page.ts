@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
+import { escapeHtml } from '../core/escape-html';
 import type { HttpAnswer } from '../core/http';
 
 /**
@@ -34,20 +35,6 @@ const TEAMS_FRAME_ANCESTORS = [
   'https://*.office.com',
   'https://*.microsoft365.com',
 ];
-
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-};
-
-/** Escapes text for HTML element content and double- or single-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (c) => HTML_ESCAPES[c] as string);
-}
 
 export interface PageOptions {
   title: string;

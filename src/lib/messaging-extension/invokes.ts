@@ -5,10 +5,12 @@ import type {
   MessagingExtensionQuery,
 } from './activity';
 import { getUserSettings, parseSettingsState, saveUserSettings, type UserSettings } from './store';
-import { featureConfig, type ComposeExtensionConfig } from '../config/settings';
+import { expenseReaders, featureConfig, type ComposeExtensionConfig } from '../config/settings';
 import { type DirectoryUser, getDirectoryUser, recentlyChangedUsers, searchDirectory } from '../directory/directory';
 import { expenseStatusCard, formatAmount, STATUS_TEXT } from '../expenses/cards';
-import { type Expense, getExpense, listExpensesForUser } from '../expenses/store';
+import { type Expense, listExpensesForUser } from '../expenses/store';
+import { expenseForViewer, expenseViewer, mayView } from '../expenses/visibility';
+import type { Logger } from '../core/log';
 import { personCard } from '../directory/people-card';
 import { isSignedIn, redeemSigninCode, signinStartUrl } from './signin';
 import { foldText, matchesAllPrefixes, searchWords } from '../directory/words';
@@ -60,6 +62,7 @@ export type SelectItemValue = { kind: 'person'; id: string } | { kind: 'expense'
 export interface InvokeContext {
   config: ComposeExtensionConfig;
   now: Date;
+  log: Logger;
 }
 
 type InvokeHandlers = {
@@ -147,17 +150,18 @@ function expenseWords(expense: Expense): string[] {
 }
 
 async function searchExpenses(activity: ActivityEnvelope, query: MessagingExtensionQuery): Promise<InvokeResponse> {
-  const objectId = activity.from.aadObjectId;
-  const user = objectId ? await getDirectoryUser(objectId) : undefined;
-  if (!user) return message('You are not in the directory yet, so no expenses can be shown.');
-  const addresses = [user.mail, user.userPrincipalName].filter((a): a is string => Boolean(a?.trim()));
+  const viewer = await expenseViewer(activity.from.aadObjectId);
+  if (!viewer) return message('You are not in the directory yet, so no expenses can be shown.');
   const page = query.queryOptions;
   const words = searchWords(parameter(query, 'query'));
+  // The list holds the viewer's own expenses; the one visibility rule is applied to them all the same.
+  const readers = expenseReaders();
+  const visible = (list: Expense[]): Expense[] => list.filter((e) => mayView(viewer, e, readers));
   let expenses: Expense[];
   if (words.length === 0) {
-    expenses = (await listExpensesForUser(addresses, page)).expenses;
+    expenses = visible((await listExpensesForUser(viewer.addresses, page)).expenses);
   } else {
-    const mine = (await listExpensesForUser(addresses, { skip: 0, count: FILTER_WINDOW })).expenses;
+    const mine = visible((await listExpensesForUser(viewer.addresses, { skip: 0, count: FILTER_WINDOW })).expenses);
     expenses = mine.filter((e) => matchesAllPrefixes(words, expenseWords(e))).slice(page.skip, page.skip + page.count);
   }
   return results(await Promise.all(expenses.map((e) => expenseAttachment(e, true))));
@@ -228,7 +232,7 @@ const invokeHandlers: InvokeHandlers = {
       const user = await getDirectoryUser(value.id);
       return user?.accountEnabled ? results([personAttachment(user, false)]) : message('This person is no longer in the directory.');
     }
-    const expense = await getExpense(value.id);
+    const expense = await expenseForViewer(value.id, activity.from.aadObjectId, context.log, 'selectItem');
     return expense ? results([await expenseAttachment(expense, false)]) : message('This expense no longer exists.');
   },
 
@@ -237,7 +241,7 @@ const invokeHandlers: InvokeHandlers = {
     if (id === undefined) return results([]);
     const gate = await signinRequired(activity, activity.value.state, context);
     if (gate) return gate;
-    const expense = await getExpense(id);
+    const expense = await expenseForViewer(id, activity.from.aadObjectId, context.log, 'queryLink');
     return results(expense ? [await expenseAttachment(expense, true)] : []);
   },
 

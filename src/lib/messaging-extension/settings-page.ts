@@ -1,7 +1,8 @@
 import type { HttpAnswer } from '../core/http';
 
 import { MAX_DEPARTMENT_LENGTH } from './store';
-import { escapeHtml, htmlPage } from './html-page';
+import { escapeHtml } from '../core/escape-html';
+import { htmlPage } from './html-page';
 
 /**
  * The settings page Teams opens for `type: config`: one department filter for people search. Saving

@@ -1,6 +1,7 @@
 import type { HttpAnswer } from '../core/http';
 
-import { escapeHtml, htmlPage } from './html-page';
+import { escapeHtml } from '../core/escape-html';
+import { htmlPage } from './html-page';
 
 /**
  * The pages of the sign-in pop-up. Values their scripts need (the Entra URL, the single-use code) travel

@@ -2,10 +2,10 @@ import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from '
 
 import type { ConfidentialClientApplication, INetworkModule } from '@azure/msal-node';
 
-import { composeExtensionTable, storage, userKey } from './store';
+import { composeExtensionTable, userKey } from './store';
 import type { SigninConfig } from '../config/settings';
 import { ensureError, ForbiddenError, UnauthenticatedError, UpstreamError } from '../core/errors';
-import { storageStatus } from '../clients/storage';
+import { deleteEntityIfUnchanged, getEntityIfExists, withStorage } from '../clients/storage';
 
 /**
  * Sign-in for the messaging extension (COMPOSE_EXTENSION_SIGNIN=entra), Teams' "custom OAuth with a
@@ -129,7 +129,7 @@ export async function beginSignin(config: SigninConfig, ticket: string, now: Dat
   const verifier = randomBytes(32).toString('base64url');
   const row: StateRow = { user: subject.user, verifier, expiresAt: now.getTime() + SIGNIN_TTL_MS };
   if (subject.objectId) row.objectId = subject.objectId;
-  await storage('write sign-in state', async () => {
+  await withStorage('write sign-in state', async () => {
     const table = await composeExtensionTable();
     await table.createEntity({ partitionKey: 'signinstate', rowKey: state, ...row });
   });
@@ -151,21 +151,10 @@ export async function beginSignin(config: SigninConfig, ticket: string, now: Dat
 /** Takes a state row once: read it, then delete it conditionally, so a replayed state finds nothing. */
 async function takeState(state: string): Promise<StateRow | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(state)) return undefined;
-  return storage('take sign-in state', async () => {
+  return withStorage('take sign-in state', async () => {
     const table = await composeExtensionTable();
-    let row: StateRow & { etag: string };
-    try {
-      row = await table.getEntity<StateRow>('signinstate', state);
-    } catch (err) {
-      if (storageStatus(err) === 404) return undefined;
-      throw err;
-    }
-    try {
-      await table.deleteEntity('signinstate', state, { etag: row.etag });
-    } catch (err) {
-      if (storageStatus(err) === 404 || storageStatus(err) === 412) return undefined;
-      throw err;
-    }
+    const row = await getEntityIfExists<StateRow>(table, 'signinstate', state);
+    if (!row || !(await deleteEntityIfUnchanged(table, 'signinstate', state, row.etag))) return undefined;
     return row;
   });
 }
@@ -200,7 +189,7 @@ export async function completeSignin(
     throw new ForbiddenError('the account signed in is not the Teams user', 'signin_other_user');
   }
   const code = randomBytes(32).toString('base64url');
-  await storage('write sign-in code', async () => {
+  await withStorage('write sign-in code', async () => {
     const table = await composeExtensionTable();
     await table.upsertEntity(
       { partitionKey: 'signincode', rowKey: row.user, codeHash: sha256(code), expiresAt: now.getTime() + SIGNIN_TTL_MS },
@@ -214,15 +203,9 @@ export async function completeSignin(
 // Step 4 and the signed-in record
 
 export function isSignedIn(teamsUserId: string): Promise<boolean> {
-  return storage('read sign-in', async () => {
+  return withStorage('read sign-in', async () => {
     const table = await composeExtensionTable();
-    try {
-      await table.getEntity('signedin', userKey(teamsUserId));
-      return true;
-    } catch (err) {
-      if (storageStatus(err) === 404) return false;
-      throw err;
-    }
+    return (await getEntityIfExists(table, 'signedin', userKey(teamsUserId))) !== undefined;
   });
 }
 
@@ -231,25 +214,15 @@ export function isSignedIn(teamsUserId: string): Promise<boolean> {
  * code; the code is consumed by an ETag-conditional delete, so of two concurrent uses one wins.
  */
 export function redeemSigninCode(teamsUserId: string, state: string, now: Date = new Date()): Promise<boolean> {
-  return storage('redeem sign-in code', async () => {
+  return withStorage('redeem sign-in code', async () => {
     const table = await composeExtensionTable();
     const key = userKey(teamsUserId);
-    let row: { codeHash: string; expiresAt: number; etag: string };
-    try {
-      row = await table.getEntity<{ codeHash: string; expiresAt: number }>('signincode', key);
-    } catch (err) {
-      if (storageStatus(err) === 404) return false;
-      throw err;
-    }
+    const row = await getEntityIfExists<{ codeHash: string; expiresAt: number }>(table, 'signincode', key);
+    if (!row) return false;
     const given = Buffer.from(sha256(state));
     const stored = Buffer.from(row.codeHash);
     if (given.length !== stored.length || !timingSafeEqual(given, stored) || row.expiresAt < now.getTime()) return false;
-    try {
-      await table.deleteEntity('signincode', key, { etag: row.etag });
-    } catch (err) {
-      if (storageStatus(err) === 404 || storageStatus(err) === 412) return false;
-      throw err;
-    }
+    if (!(await deleteEntityIfUnchanged(table, 'signincode', key, row.etag))) return false;
     await table.upsertEntity({ partitionKey: 'signedin', rowKey: key, signedInAt: now.toISOString() }, 'Replace');
     return true;
   });

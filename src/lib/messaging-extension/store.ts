@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 
-import { BadRequestError, ensureError, UnavailableError } from '../core/errors';
+import { BadRequestError } from '../core/errors';
 import { isRecord } from '../core/http';
-import { storageStatus, tableClient } from '../clients/storage';
+import { getEntityIfExists, tableClient, withStorage } from '../clients/storage';
 
 /**
  * Per-user state of the messaging extension in Table storage: the user's search settings and their
@@ -14,15 +14,6 @@ const COMPOSE_EXTENSION_TABLE = 'composeextension';
 
 export function userKey(teamsUserId: string): string {
   return createHash('sha256').update(teamsUserId, 'utf8').digest('hex');
-}
-
-/** Runs a storage operation; infrastructure failures become 503 so that Teams shows a retryable error. */
-export async function storage<T>(operation: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    throw new UnavailableError(`compose extension storage ${operation} failed: ${ensureError(err).message}`, { cause: err });
-  }
 }
 
 export function composeExtensionTable(): ReturnType<typeof tableClient> {
@@ -61,20 +52,15 @@ export function parseSettingsState(state: string): UserSettings {
 }
 
 export function getUserSettings(teamsUserId: string): Promise<UserSettings> {
-  return storage('read settings', async () => {
+  return withStorage('read settings', async () => {
     const table = await composeExtensionTable();
-    try {
-      const row = await table.getEntity<{ department?: string }>('settings', userKey(teamsUserId));
-      return row.department ? { department: row.department } : {};
-    } catch (err) {
-      if (storageStatus(err) === 404) return {};
-      throw err;
-    }
+    const row = await getEntityIfExists<{ department?: string }>(table, 'settings', userKey(teamsUserId));
+    return row?.department ? { department: row.department } : {};
   });
 }
 
 export function saveUserSettings(teamsUserId: string, settings: UserSettings): Promise<void> {
-  return storage('write settings', async () => {
+  return withStorage('write settings', async () => {
     const table = await composeExtensionTable();
     // Replace, so that a cleared department is removed rather than merged back.
     await table.upsertEntity({ partitionKey: 'settings', rowKey: userKey(teamsUserId), ...settings }, 'Replace');

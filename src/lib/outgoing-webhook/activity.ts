@@ -12,6 +12,8 @@ export interface MessageActivity {
   id?: string;
   /** The message as Teams renders it to text: mentions as `<at>Name</at>`, sometimes with HTML around. */
   text: string;
+  /** The sender's Entra object id (`from.aadObjectId`), vouched for by the HMAC over the body. */
+  senderObjectId?: string;
 }
 
 export interface UnsupportedActivity {
@@ -22,15 +24,21 @@ export interface UnsupportedActivity {
 export type OutgoingWebhookActivity = MessageActivity | UnsupportedActivity;
 
 /** Parses the activity from the verified body bytes (never from a re-read or re-serialised body). */
-export function parseActivity(body: Buffer): OutgoingWebhookActivity {
+export function parseWebhookActivity(body: Buffer): OutgoingWebhookActivity {
   const json = parseJsonBytes(body);
   if (!isRecord(json) || typeof json.type !== 'string') throw new BadRequestError('not an activity', ['type']);
   if (json.type !== 'message') return { type: 'unsupported', activityType: json.type };
-  const { text, id } = json;
+  const { text, id, from } = json;
   if (text !== undefined && text !== null && typeof text !== 'string') {
     throw new BadRequestError('text must be a string', ['text']);
   }
-  return { type: 'message', text: text ?? '', ...(typeof id === 'string' ? { id } : {}) };
+  const senderObjectId = isRecord(from) && typeof from.aadObjectId === 'string' && from.aadObjectId ? from.aadObjectId : undefined;
+  return {
+    type: 'message',
+    text: text ?? '',
+    ...(typeof id === 'string' ? { id } : {}),
+    ...(senderObjectId ? { senderObjectId } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ import { isDirectoryEmpty, searchDirectory } from '../directory/directory';
 import { withinDeadline } from '../core/deadline';
 import { ensureError } from '../core/errors';
 import { expenseStatusCard } from '../expenses/cards';
-import { getExpense, isExpenseId } from '../expenses/store';
+import { isExpenseId } from '../expenses/store';
+import { expenseForViewer } from '../expenses/visibility';
 import { logEvent, type Logger } from '../core/log';
 import type { Command } from './activity';
 import { peopleListCard } from '../directory/people-card';
@@ -82,12 +83,13 @@ export interface Answer {
   outcome: Outcome;
 }
 
-async function answerExpense(id: string, context: Logger, budgetMs: number): Promise<Answer> {
+async function answerExpense(id: string, senderObjectId: string | undefined, context: Logger, budgetMs: number): Promise<Answer> {
   // An id no expense can have names no stored expense: the store is not asked.
   if (!isExpenseId(id)) return { reply: textReply(unknownExpenseText(id)), outcome: 'expenseUnknown' };
   try {
     return await withinDeadline((async (): Promise<Answer> => {
-      const expense = await getExpense(id);
+      // An expense the sender may not see is answered as an unknown one.
+      const expense = await expenseForViewer(id, senderObjectId, context, 'outgoingWebhook');
       return expense
         ? { reply: cardReply(await expenseStatusCard(expense)), outcome: 'expenseFound' }
         : { reply: textReply(unknownExpenseText(id)), outcome: 'expenseUnknown' };
@@ -127,6 +129,7 @@ async function answerPeople(query: string, context: Logger, budgetMs: number): P
  */
 export function answerCommand(
   command: Command,
+  senderObjectId: string | undefined,
   context: Logger,
   budgetMs: number = LOOKUP_BUDGET_MS,
 ): Promise<Answer> {
@@ -136,7 +139,7 @@ export function answerCommand(
     case 'expenseUsage':
       return Promise.resolve({ reply: textReply(EXPENSE_USAGE_TEXT), outcome: 'expenseUsage' });
     case 'expense':
-      return answerExpense(command.id, context, budgetMs);
+      return answerExpense(command.id, senderObjectId, context, budgetMs);
     case 'people':
       return answerPeople(command.query, context, budgetMs);
   }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { configuredFeatures, featureConfig, notificationQueueName, parseSecureUrl, subscriptionSchedule } from '../../../src/lib/config/settings';
+import { parseSecureUrl } from '../../../src/lib/core/validate';
+import { configuredFeatures, expenseReaders, featureConfig, featureSettings, notificationQueueName, subscriptionSchedule } from '../../../src/lib/config/settings';
 import { NotConfiguredError } from '../../../src/lib/core/errors';
 
 const key = Buffer.alloc(32, 7).toString('base64');
@@ -89,6 +90,34 @@ describe('featureConfig', () => {
           ACTIONABLE_MESSAGE_LEGACY_AUDIENCE: 'https://api.contoso.com',
         }),
       (err: unknown) => err instanceof NotConfiguredError && err.settings.includes('ACTIONABLE_MESSAGE_SENDER'),
+    );
+  });
+
+  test('EXPENSE_READERS: addresses and object ids, lowercased; a malformed list grants no one and names the setting', () => {
+    const id = '0B1E2F3A-0000-4000-8000-000000000004';
+    const readers = expenseReaders({ EXPENSE_READERS: ` Rita@Contoso.com , ${id}` });
+    assert.deepEqual([...readers.addresses], ['rita@contoso.com']);
+    assert.deepEqual([...readers.objectIds], [id.toLowerCase()]);
+    const malformed = `rita@contoso.com,${id},finance team`;
+    const none = expenseReaders({ EXPENSE_READERS: malformed });
+    assert.equal(none.addresses.size + none.objectIds.size, 0);
+    assert.throws(
+      () =>
+        featureConfig('expenses', {
+          PUBLIC_BASE_URL: 'https://a.example.com',
+          ACTIONABLE_MESSAGE_SENDER: 'expenses@contoso.com',
+          ACTIONABLE_MESSAGE_ORIGINATOR: 'originator',
+          ACTION_TOKEN_KEY: key,
+          EXPENSE_READERS: malformed,
+        }),
+      (err: unknown) => err instanceof NotConfiguredError && err.settings.join() === 'EXPENSE_READERS',
+    );
+  });
+
+  test('a feature lists every setting its reader may read, also those one branch needs', () => {
+    assert.deepEqual(
+      [...featureSettings('graphApi')].sort(),
+      ['AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_TENANT_ID', 'GRAPH_BASE_URL'],
     );
   });
 

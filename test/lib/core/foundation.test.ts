@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 
 import fc from 'fast-check';
 
-import { FEATURE_SETTINGS, type FeatureName, featureConfig } from '../../../src/lib/config/settings';
+import { FEATURE_NAMES, featureConfig, featureSettings } from '../../../src/lib/config/settings';
 import { BodyTooLargeError, NotConfiguredError, UnauthenticatedError } from '../../../src/lib/core/errors';
 import { errorResponse, readBody } from '../../../src/lib/core/http';
 import { bearerToken } from '../../../src/lib/clients/openid';
@@ -11,20 +11,20 @@ import { httpRequest, testContext } from '../../support/functions';
 
 /** Properties of the parts every endpoint stands on, over inputs nobody wrote by hand. */
 
-const features = Object.keys(FEATURE_SETTINGS) as FeatureName[];
+const features = [...FEATURE_NAMES];
 
 describe('settings parsing', () => {
   test('any values give a typed config or NotConfiguredError naming settings, never echoing a value', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...features),
-        fc.dictionary(fc.constantFrom(...new Set(Object.values(FEATURE_SETTINGS).flat())), fc.string({ maxLength: 60 })),
+        fc.dictionary(fc.constantFrom(...new Set(FEATURE_NAMES.flatMap(featureSettings))), fc.string({ maxLength: 60 })),
         (feature, env) => {
           try {
             featureConfig(feature, env);
           } catch (err) {
             assert.ok(err instanceof NotConfiguredError, String(err));
-            for (const name of err.settings) assert.ok(FEATURE_SETTINGS[feature].includes(name) || name.startsWith('AZURE_'));
+            for (const name of err.settings) assert.ok(featureSettings(feature).includes(name) || name.startsWith('AZURE_'));
             for (const value of Object.values(env)) {
               if (value.trim().length >= 8) assert.ok(!err.message.includes(value.trim()));
             }

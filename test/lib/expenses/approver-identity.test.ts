@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
@@ -10,7 +10,6 @@ import { useAzurite } from '../../support/azurite';
 import { httpRequest, testContext, withEnv } from '../../support/functions';
 import {
   ACTION_URL,
-  applySettings,
   clickJson,
   entraClaims,
   entraV2Claims,
@@ -18,9 +17,7 @@ import {
   legacyClaims,
   NOW,
   seedExpense,
-  settings,
-  type StandIns,
-  startStandIns,
+  useStandIns,
 } from './support';
 
 /**
@@ -29,15 +26,7 @@ import {
  * approver can act, and nobody else can, whatever address their token shows.
  */
 useAzurite();
-let standIns: StandIns;
-
-before(async () => {
-  standIns = await startStandIns();
-  applySettings(settings(standIns));
-});
-after(async () => {
-  await standIns.close();
-});
+const standIns = useStandIns();
 
 const user = (id: string, mail: string, userPrincipalName: string, accountEnabled = true): Record<string, unknown> => ({
   id,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
@@ -11,7 +11,6 @@ import { useAzurite } from '../../support/azurite';
 import { httpRequest, type LogLine, testContext, withEnv } from '../../support/functions';
 import {
   APPROVER,
-  applySettings,
   assertCardStatus,
   assertUnchanged,
   clickJson,
@@ -24,9 +23,8 @@ import {
   OTHER_TENANT,
   SCOPE,
   seedExpense,
-  settings,
   type StandIns,
-  startStandIns,
+  useStandIns,
   TENANT,
 } from './support';
 
@@ -36,16 +34,8 @@ import {
  * CARD-ACTION-STATUS, and the expense stays as it was.
  */
 useAzurite();
-let standIns: StandIns;
+const standIns = useStandIns();
 let counter = 0;
-
-before(async () => {
-  standIns = await startStandIns();
-  applySettings(settings(standIns));
-});
-after(async () => {
-  await standIns.close();
-});
 
 let lastLogs: LogLine[] = [];
 

@@ -3,11 +3,11 @@ import { after, before, describe, test } from 'node:test';
 
 import type { LocalHost } from '../../../tools/local-host/host';
 import { useAzurite } from '../../support/azurite';
+import { setEnv } from '../../support/env';
 import { appModules, startTestHost } from '../../support/local-host';
 import {
   ACTION_URL,
   APPROVER,
-  applySettings,
   assertCardStatus,
   cardActions,
   cardFromMail,
@@ -28,15 +28,17 @@ import {
 useAzurite();
 let host: LocalHost;
 let standIns: StandIns;
+let restoreEnv: () => void;
 
 before(async () => {
   standIns = await startStandIns();
-  applySettings(settings(standIns));
+  restoreEnv = setEnv(settings(standIns));
   ({ host } = await startTestHost('actionable-messages', appModules('createExpense', 'getExpense', 'actionableMessage')));
 });
 
 after(async () => {
   await host.stop();
+  restoreEnv();
   await standIns.close();
 });
 

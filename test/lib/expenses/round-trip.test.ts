@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
@@ -15,7 +15,6 @@ import {
   ACTION_TOKEN_KEY,
   ACTION_URL,
   APPROVER,
-  applySettings,
   assertCardStatus,
   assertUnchanged,
   cardActions,
@@ -29,9 +28,7 @@ import {
   outlookBody,
   SENDER,
   seedExpense,
-  settings,
-  type StandIns,
-  startStandIns,
+  useStandIns,
   SUBMITTER,
 } from './support';
 
@@ -41,15 +38,7 @@ import {
  * in, and the answer refreshes the card. Then everything a forged or misdirected click can try.
  */
 useAzurite();
-let standIns: StandIns;
-
-before(async () => {
-  standIns = await startStandIns();
-  applySettings(settings(standIns));
-});
-after(async () => {
-  await standIns.close();
-});
+const standIns = useStandIns();
 
 async function create(body: unknown): Promise<HttpResponseInit> {
   const { context } = testContext('createExpense');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
@@ -8,6 +9,7 @@ import { type Expense, getExpense, insertExpense } from '../../../src/lib/expens
 import { setGraphCredentialForTests } from '../../../src/lib/clients/graph-client';
 import type { RecordedRequest } from '../../support/loopback';
 import { type GraphServer, startGraphServer } from '../../support/graph-server';
+import { setEnv } from '../../support/env';
 import { type OpenIdServer, startOpenIdServer } from '../../support/openid-server';
 
 /** Shared fixtures of the actionable-message tests: stand-ins, settings, tokens, and reading the mail. */
@@ -84,11 +86,22 @@ export function settings(standIns: StandIns): Record<string, string | undefined>
   };
 }
 
-export function applySettings(values: Record<string, string | undefined>): void {
-  for (const [name, value] of Object.entries(values)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+/**
+ * The stand-ins, started with their settings applied before the file's tests and stopped (settings
+ * restored) after them. The object is filled in by the hook, so tests read it once it has run.
+ */
+export function useStandIns(): StandIns {
+  const standIns = {} as StandIns;
+  let restoreEnv = (): void => {};
+  before(async () => {
+    Object.assign(standIns, await startStandIns());
+    restoreEnv = setEnv(settings(standIns));
+  });
+  after(async () => {
+    restoreEnv();
+    await standIns.close();
+  });
+  return standIns;
 }
 
 /** The claims of an Entra v1 access token as Outlook sends it for a click (issued at NOW). */

@@ -184,10 +184,10 @@ describe('messaging extension invokes', () => {
 
   describe('composeExtension/queryLink', () => {
     test("a link to one of the app's expenses unfurls into its card; other links get an empty result", async () => {
-      const link = extension(await send(stand, invokeActivity('composeExtension/queryLink', { url: `${PUBLIC_BASE_URL}/api/expenses/exp-3` })));
+      const link = extension(await send(stand, invokeActivity('composeExtension/queryLink', { url: `${PUBLIC_BASE_URL}/api/expenses/exp-1` })));
       assert.equal(link.type, 'result');
       assert.equal(link.attachments?.length, 1);
-      assert.equal(link.attachments?.[0]?.preview?.content.title, 'Taxi');
+      assert.equal(link.attachments?.[0]?.preview?.content.title, 'Train to Lyon');
       assertAttachments(link, 'teamsLinkUnfurl', true);
       for (const url of [
         'https://theurlsubmittedbyyouruser.trackeddomain.com/id/1234',

@@ -1,9 +1,8 @@
 import { type OpenIdServer, type SigningKey, startOpenIdServer } from '../../support/openid-server';
 
 /**
- * Shared by the messaging-extension tests: a loopback Bot Framework key endpoint (and Entra tenant
- * metadata on the same stand-in), the settings that point the app at it, and activities signed the way
- * the Bot Connector signs them.
+ * Shared by the messaging-extension tests: a loopback Bot Framework key endpoint, the settings that point
+ * the app at it, and activities signed the way the Bot Connector signs them.
  */
 
 export const BOT_APP_ID = '6f2b1c9e-1f7d-4a57-9d52-2c8a1d3e9b10';
@@ -20,9 +19,7 @@ export interface BotStandIn {
 }
 
 export async function startBotStandIn(): Promise<BotStandIn> {
-  const server = await startOpenIdServer({
-    issuerFor: (prefix) => (prefix.startsWith('botframework') ? BOT_ISSUER : `https://login.microsoftonline.com/${prefix.split('/')[0] ?? ''}/v2.0`),
-  });
+  const server = await startOpenIdServer({ issuerFor: () => BOT_ISSUER });
   const teamsKey = await server.addKey({ endorsements: ['msteams', 'skype'] });
   return {
     server,
@@ -32,7 +29,6 @@ export async function startBotStandIn(): Promise<BotStandIn> {
       BOT_APP_ID,
       BOT_OPENID_METADATA_URL: server.metadataUrl('botframework/v1'),
       BOT_TOKEN_ISSUER: BOT_ISSUER,
-      ENTRA_AUTHORITY_HOST: server.url,
       COMPOSE_EXTENSION_SIGNIN: 'off',
     },
   };

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { BadRequestError } from '../../../src/lib/core/errors';
-import { commandText, parseActivity, parseCommand } from '../../../src/lib/outgoing-webhook/activity';
-import { teamsMessage } from './support';
+import { commandText, parseWebhookActivity, parseCommand } from '../../../src/lib/outgoing-webhook/activity';
+import { teamsMessage, TIM_OBJECT_ID } from './support';
 
 /** What a person typed, as Teams delivers it in `text`, and the command the webhook reads from it. */
 
@@ -55,21 +55,26 @@ describe('outgoing webhook: reading the command', () => {
 
 describe('outgoing webhook: parsing the activity', () => {
   test("a message shaped like Teams' documented example", () => {
-    const activity = parseActivity(Buffer.from(teamsMessage('<at>Expenses</at> help'), 'utf8'));
-    assert.deepEqual(activity, { type: 'message', id: '1485983408511', text: '<at>Expenses</at> help' });
+    const activity = parseWebhookActivity(Buffer.from(teamsMessage('<at>Expenses</at> help'), 'utf8'));
+    assert.deepEqual(activity, {
+      type: 'message',
+      id: '1485983408511',
+      text: '<at>Expenses</at> help',
+      senderObjectId: TIM_OBJECT_ID,
+    });
   });
 
   test('a message without text reads as empty (the command list)', () => {
-    assert.deepEqual(parseActivity(Buffer.from('{"type":"message","text":null}')), { type: 'message', text: '' });
+    assert.deepEqual(parseWebhookActivity(Buffer.from('{"type":"message","text":null}')), { type: 'message', text: '' });
   });
 
   test('other activity types are told apart, not answered', () => {
-    assert.deepEqual(parseActivity(Buffer.from('{"type":"typing"}')), { type: 'unsupported', activityType: 'typing' });
+    assert.deepEqual(parseWebhookActivity(Buffer.from('{"type":"typing"}')), { type: 'unsupported', activityType: 'typing' });
   });
 
   test('a body that is no activity is a bad request', () => {
     for (const body of ['[]', '"message"', '{"text":"hi"}', '{"type":"message","text":7}', 'nope']) {
-      assert.throws(() => parseActivity(Buffer.from(body)), BadRequestError, body);
+      assert.throws(() => parseWebhookActivity(Buffer.from(body)), BadRequestError, body);
     }
   });
 });

@@ -88,7 +88,7 @@ describe('outgoing webhook: storage failures', () => {
     behaviour = 'stall';
     const { context, logs } = testContext('outgoingWebhook');
     const answer = await withEnv({ AzureWebJobsStorage: storage }, () =>
-      answerCommand({ name: 'expense', id: 'EXP-2' }, context, 100),
+      answerCommand({ name: 'expense', id: 'EXP-2' }, 'c8a7a3b2-9f0e-4d7b-8a54-2f1a0b9c6d11', context, 100),
     );
     assert.equal(answer.outcome, 'expenseUnavailable');
     assert.ok(logs.some((l) => /no answer within 100 ms/.test(l.message)));

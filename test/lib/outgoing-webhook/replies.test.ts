@@ -8,7 +8,7 @@ import { useAzurite } from '../../support/azurite';
 import { setEnv } from '../../support/env';
 import { testContext } from '../../support/functions';
 import { assertCardForHost, cardText, openUrls } from '../../support/cards';
-import { type ReplyBody, SECRETS_SETTING, teamsMessage, webhookRequest } from './support';
+import { type ReplyBody, SECRETS_SETTING, teamsMessage, TIM_OBJECT_ID, webhookRequest } from './support';
 
 /**
  * The replies a channel sees, end to end through the handler: signed Teams messages in, the directory
@@ -135,7 +135,9 @@ describe('outgoing webhook: people search', () => {
 });
 
 describe('outgoing webhook: expense status', () => {
-  test("expense <id> answers with that expense's status card", async () => {
+  test("expense <id> answers its submitter with that expense's status card", async () => {
+    // The documented example's sender, Tim, is the submitter (the visibility rule has its own tests).
+    await upsertUsers([graphUser(TIM_OBJECT_ID, 'Alex Wilber')]);
     await insertExpense({
       id: 'EXP-1001',
       submitter: 'alexw@contoso.com',

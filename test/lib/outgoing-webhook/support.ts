@@ -10,6 +10,9 @@ export const CONTOSO_TOKEN = 'vqF0En+Z0ucuRTM/01o2GuhMH3hKKk/N2bOmlM31zaA=';
 export const FABRIKAM_TOKEN = 'QgyNSToQjf4p6+YzDpjKks1/tXeJQ7FhVHqRwTnugVI=';
 export const SECRETS_SETTING = `contoso:${CONTOSO_TOKEN},fabrikam:${FABRIKAM_TOKEN}`;
 
+/** `from.aadObjectId` of the documented example's sender, Tim Jones. */
+export const TIM_OBJECT_ID = 'c8a7a3b2-9f0e-4d7b-8a54-2f1a0b9c6d11';
+
 export const URL_BASE = 'http://localhost:7071/api/outgoing-webhook';
 
 /** `HMAC <base64>` as Teams computes it: HMAC-SHA256 keyed with the decoded token over the raw bytes. */
@@ -25,7 +28,7 @@ export function hmacHeader(token: string, body: Buffer | string): string {
  * in Microsoft's documentation (indentation, a stray space after a value, `<at>` mentions in `text`,
  * the HTML rendering in a text/html attachment, mention entities, channelData).
  */
-export function teamsMessage(text: string, options: { html?: string; from?: string } = {}): string {
+export function teamsMessage(text: string, options: { html?: string; from?: string; aadObjectId?: string } = {}): string {
   const html = options.html ?? `<div>${text}</div>`;
   return `{
     "type": "message",
@@ -37,7 +40,7 @@ export function teamsMessage(text: string, options: { html?: string; from?: stri
     "from": {
         "id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85gQtHieVkHilBZ9XHoq9j7Zaqt7CZ-NJWi7me2kHTL3Bw",
         "name": ${JSON.stringify(options.from ?? 'Tim Jones')},
-        "aadObjectId": "c8a7a3b2-9f0e-4d7b-8a54-2f1a0b9c6d11"
+        "aadObjectId": ${JSON.stringify(options.aadObjectId ?? TIM_OBJECT_ID)}
     },
     "conversation": {
         "isGroup": true,
