@@ -2,7 +2,8 @@ import type { TableClient, TransactionAction } from '@azure/data-tables' with { 
 import { createHash } from 'node:crypto';
 
 import { isRecord } from '../core/http';
-import { storageStatus, tableClient } from '../clients/storage';
+import { WriteConflictError } from '../core/errors';
+import { deleteEntityIfUnchanged, getEntityIfExists, storageStatus, tableClient } from '../clients/storage';
 import { cutAtCodePoint, foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './words';
 
 /**
@@ -118,19 +119,24 @@ type DerivedRow = { partitionKey: string; rowKey: string } & Record<string, unkn
 /** Conditional writes lost to other writers before one gives up (each loss means another writer progressed). */
 const CONFLICT_RETRIES = 10;
 
+/**
+ * How long a removed user's tombstone (its row without data, remembering the read that removed it) is kept:
+ * longer than any Graph read can be in flight, so that a read older than the removal, answered late, still
+ * loses to it instead of bringing the user back.
+ */
+export const TOMBSTONE_KEEP_MS = 24 * 3_600_000;
+
+/** Changes when derivedRows changes, so that rows written by an older release are rewritten by the sweep. */
+const DERIVATION_VERSION = '2';
+
 // ---------------------------------------------------------------------------------------------------
 // Reading
 
 export async function getDirectoryUser(id: string): Promise<DirectoryUser | undefined> {
   if (!isValidKey(id)) return undefined;
   const table = await directoryTable();
-  try {
-    const entity = await table.getEntity<{ data: string }>(userPartition(id), id);
-    return parseUser(entity.data);
-  } catch (err) {
-    if (storageStatus(err) === 404) return undefined;
-    throw err;
-  }
+  const entity = await getEntityIfExists<{ data?: string }>(table, userPartition(id), id);
+  return parseUser(entity?.data);
 }
 
 /**
@@ -332,13 +338,11 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
   const planned: { plan: Plan; etag: string }[] = [];
   await forEachLimited([...latest], PARALLEL_WRITES, async ([id, list]) => {
     let before = previous(id);
+    // A state storage cannot hold is logged by the caller; the user leaves the directory rather than stay stale.
+    if (nextState(list, before).unstorable) skipped.push(id);
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
       const plan = planChange(id, list, before);
       if (plan === 'older' || plan === 'unchanged') return;
-      if (plan === 'unstorable') {
-        skipped.push(id);
-        return;
-      }
       const listed = [...plan.keys, ...plan.stale];
       const etag = await writeUserRow(table, id, plan.next, listed, plan.readAt, before?.etag);
       if (etag !== undefined) {
@@ -347,7 +351,7 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
       }
       before = await readUserRow(table, id);
     }
-    throw new Error(`the directory row of user ${id} kept changing under this write`);
+    throw new WriteConflictError(`the directory row of user ${id} kept changing under this write`);
   });
 
   // Step 2: the derived rows, grouped in transactions.
@@ -358,27 +362,37 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
   }
   await submitGrouped(table, actions);
 
-  // Step 3: each user row lists only its new rows, unless another write came in between.
+  // Step 3: each user row lists only its new rows, unless another write came in between. With nothing to
+  // drop from the list, a read confirms it (nothing to confirm when step 2 wrote nothing). Either way a
+  // write that came in between may have planned before step 2 landed, so the rows are then converged on
+  // what the row says now.
   await forEachLimited(planned, PARALLEL_WRITES, async ({ plan, etag }) => {
     const keys = plan.keys;
-    if (plan.stale.length === 0 && plan.next) {
-      remember(snapshot, plan.id, { user: plan.next, derived: keys, readAt: plan.readAt, etag });
-      return;
-    }
-    const done = await writeUserRow(table, plan.id, plan.next, keys, plan.readAt, etag);
+    let done: string | undefined = etag;
+    if (plan.stale.length > 0) done = await writeUserRow(table, plan.id, plan.next, keys, plan.readAt, etag);
+    else if (plan.rows.length > 0 && (await readUserRow(table, plan.id))?.etag !== etag) done = undefined;
     if (done !== undefined) remember(snapshot, plan.id, { user: plan.next, derived: keys, readAt: plan.readAt, etag: done });
     else remember(snapshot, plan.id, await convergeUser(table, plan.id, [...keys, ...plan.stale]));
   });
   return { skipped };
 }
 
-function planChange(id: string, list: readonly UserChange[], before: StoredRow | undefined): Plan | 'older' | 'unchanged' | 'unstorable' {
+/** The user's state after `list` applied on `before`: undefined when the user leaves or cannot be held. */
+function nextState(list: readonly UserChange[], before: StoredRow | undefined): { next: DirectoryUser | undefined; readAt: number; unstorable: boolean } {
   const readAt = Math.max(...list.map((change) => change.readAt));
-  if (before && readAt < before.readAt) return 'older';
   let next: DirectoryUser | undefined = before?.user;
   for (const change of list) {
     next = change.kind === 'remove' ? undefined : toDirectoryUser(change.user, change.kind === 'patch' ? next : undefined, new Date(readAt));
   }
+  if (!next || [userEntity(next, [], readAt), ...derivedRows(next)].every(isStorable)) return { next, readAt, unstorable: false };
+  return { next: undefined, readAt, unstorable: true };
+}
+
+function planChange(id: string, list: readonly UserChange[], before: StoredRow | undefined): Plan | 'older' | 'unchanged' {
+  const state = nextState(list, before);
+  const readAt = state.readAt;
+  if (before && readAt < before.readAt) return 'older';
+  let next = state.next;
   const oldKeys = before?.derived ?? [];
   if (!next) {
     if (!before || (!before.user && oldKeys.length === 0 && readAt === before.readAt)) return 'unchanged';
@@ -386,7 +400,6 @@ function planChange(id: string, list: readonly UserChange[], before: StoredRow |
   }
   if (before?.user && sameUser(before.user, next)) next = { ...next, lastChanged: before.user.lastChanged };
   const rows = derivedRows(next);
-  if (![userEntity(next, [], readAt), ...rows].every(isStorable)) return 'unstorable';
   const newKeys = rows.map(keyOf);
   const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
   const unchanged = before?.user !== undefined && sameUser(before.user, next) && sameKeys(oldKeys, newKeys);
@@ -398,12 +411,19 @@ function planChange(id: string, list: readonly UserChange[], before: StoredRow |
 /**
  * Makes a user's derived rows what its row says now: writes the rows of its state, deletes every other
  * row it lists or `suspects` names, and records the list, conditional on the ETag read (repeated when
- * another write comes in between, so the last writer's state is what stays).
+ * another write comes in between, so the last writer's state is what stays). Rows of an id without a row
+ * are listed under a tombstone before they are deleted, so that a writer creating the user meanwhile
+ * plans over the tombstone (and its conditional write makes this one go round again).
  */
 async function convergeUser(table: TableClient, id: string, suspects: readonly RowKeyPair[]): Promise<StoredRow | undefined> {
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const row = await readUserRow(table, id);
-    if (!row) return undefined;
+    let row = await readUserRow(table, id);
+    if (!row) {
+      if (suspects.length === 0) return undefined;
+      const etag = await writeUserRow(table, id, undefined, suspects, 0, undefined);
+      if (etag === undefined) continue;
+      row = { user: undefined, derived: [...suspects], readAt: 0, etag };
+    }
     const rows = row.user ? derivedRows(row.user) : [];
     const keys = rows.map(keyOf);
     const wanted = new Set(keys.map(keyText));
@@ -415,78 +435,77 @@ async function convergeUser(table: TableClient, id: string, suspects: readonly R
     const etag = await writeUserRow(table, id, row.user, keys, row.readAt, row.etag);
     if (etag !== undefined) return { ...row, derived: keys, etag };
   }
-  throw new Error(`the directory row of user ${id} kept changing while its rows were repaired`);
+  throw new WriteConflictError(`the directory row of user ${id} kept changing while its rows were repaired`);
+}
+
+/** What the sweep keeps of a user row: enough to judge its derived rows, not the user itself. */
+interface SweptUser {
+  /** The `v` its derived rows must carry; undefined for a tombstone (which owns none). */
+  version: string | undefined;
+  expected: number;
+  seen: number;
+  listedRight: boolean;
+  readAt: number;
+  etag: string | undefined;
 }
 
 /**
- * The full reconciliation's sweep: every row of the directory is read once, and every user whose derived
- * rows differ from what its row's state gives (a row missing, stale, or one no user lists, left by a
- * write that crashed or lost a race) is converged; rows of users that have no row are deleted. Tombstones
- * of reads older than `forgetBefore` are dropped (a read that old can no longer be in flight).
+ * The full reconciliation's sweep, in two streamed passes. The user rows: for each, the version its
+ * derived rows must carry, how many it must have, and whether its list is exactly those. Then every
+ * derived row (keys and `v` only): a row with its user's version is one of that user's rows (rows are a
+ * function of the state); any other row (stale, from a write that crashed or lost a race, or of an id
+ * without a user row) and any user whose count or list is off is converged. Memory holds a few numbers
+ * per user, not the rows. Tombstones of reads older than `forgetBefore` are dropped (a read that old can
+ * no longer be in flight).
  */
 export async function sweepDirectory(forgetBefore: number): Promise<{ repairedUsers: number; tombstonesDropped: number }> {
   const table = await directoryTable();
-  // Held in memory for one pass: about 100 bytes per derived row (see docs/graph-change-notifications.md).
-  const users = new Map<string, StoredRow>();
-  const found = new Map<string, RowKeyPair[]>();
-  const contentOf = new Map<string, string>();
-  const rows = table.listEntities<UserEntity & { u?: string; i?: string }>({
-    queryOptions: { select: ['PartitionKey', 'RowKey', 'data', 'derived', 'readAt', 'u'] },
+  const users = new Map<string, SweptUser>();
+  const userRows = table.listEntities<UserEntity>({
+    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey', 'data', 'derived', 'readAt'] },
   });
+  for await (const entity of userRows) {
+    const row = toStoredRow(entity);
+    if (!row || !entity.rowKey) continue;
+    const expected = row.user ? derivedRows(row.user).map(keyOf) : [];
+    users.set(entity.rowKey, {
+      version: row.user && versionOf(row.user),
+      expected: expected.length,
+      seen: 0,
+      listedRight: sameKeys(row.derived, expected),
+      readAt: row.readAt,
+      etag: row.etag,
+    });
+  }
   const suspect = new Map<string, RowKeyPair[]>();
   const flag = (id: string, key?: RowKeyPair): void => {
     const list = suspect.get(id) ?? [];
     if (key) list.push(key);
     suspect.set(id, list);
   };
-  for await (const entity of rows) {
-    const partitionKey = entity.partitionKey ?? '';
-    const rowKey = entity.rowKey ?? '';
-    if (partitionKey.startsWith(USER_PREFIX)) {
-      const row = toStoredRow(entity);
-      if (row) users.set(rowKey, row);
-      continue;
-    }
-    const id = rowKey.slice(rowKey.lastIndexOf(' ') + 1);
-    const list = found.get(id) ?? [];
-    list.push([partitionKey, rowKey]);
-    found.set(id, list);
-    if (typeof entity.u === 'string') contentOf.set(keyText([partitionKey, rowKey]), entity.u);
+  const derived = table.listEntities<{ v?: string }>({
+    queryOptions: {
+      filter: `PartitionKey lt '${USER_PREFIX}' or PartitionKey ge '${prefixUpperBound(USER_PREFIX)}'`,
+      select: ['PartitionKey', 'RowKey', 'v'],
+    },
+  });
+  for await (const entity of derived) {
+    const key: RowKeyPair = [entity.partitionKey ?? '', entity.rowKey ?? ''];
+    const id = key[1].slice(key[1].lastIndexOf(' ') + 1);
+    const user = users.get(id);
+    if (user?.version !== undefined && entity.v === user.version) user.seen++;
+    else flag(id, key);
   }
-  for (const [id, row] of users) {
-    const expected = row.user ? derivedRows(row.user) : [];
-    const have = found.get(id) ?? [];
-    const haveText = new Set(have.map(keyText));
-    const expectedText = new Set(expected.map((r) => keyText(keyOf(r))));
-    const listedText = new Set(row.derived.map(keyText));
-    const wrong =
-      expected.some((r) => !haveText.has(keyText(keyOf(r))) || (typeof r.u === 'string' && contentOf.get(keyText(keyOf(r))) !== r.u)) ||
-      have.some((key) => !expectedText.has(keyText(key))) ||
-      listedText.size !== expectedText.size ||
-      [...listedText].some((key) => !expectedText.has(key));
-    if (wrong) flag(id);
-    for (const key of have) if (!expectedText.has(keyText(key))) flag(id, key);
-  }
-  contentOf.clear();
-  const orphans: TransactionAction[] = [];
-  for (const [id, keys] of found) {
-    if (!users.has(id)) for (const key of keys) orphans.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
-  }
-  await submitGrouped(table, orphans);
+  for (const [id, user] of users) if (!user.listedRight || user.seen !== user.expected) flag(id);
   await forEachLimited([...suspect], PARALLEL_WRITES, async ([id, keys]) => {
     await convergeUser(table, id, keys);
   });
   let tombstonesDropped = 0;
-  await forEachLimited([...users], PARALLEL_WRITES, async ([id, row]) => {
-    if (row.user || row.readAt >= forgetBefore || row.derived.length > 0 || !row.etag) return;
-    await table.deleteEntity(userPartition(id), id, { etag: row.etag }).then(
-      () => tombstonesDropped++,
-      (err: unknown) => {
-        if (storageStatus(err) !== 404 && storageStatus(err) !== 412) throw err;
-      },
-    );
+  await forEachLimited([...users], PARALLEL_WRITES, async ([id, user]) => {
+    if (user.version !== undefined || user.readAt >= forgetBefore || user.expected > 0 || !user.listedRight || suspect.has(id) || !user.etag) return;
+    if (await deleteEntityIfUnchanged(table, userPartition(id), id, user.etag)) tombstonesDropped++;
   });
-  return { repairedUsers: suspect.size + [...found.keys()].filter((id) => !users.has(id)).length, tombstonesDropped };
+  return { repairedUsers: suspect.size, tombstonesDropped };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -549,8 +568,14 @@ function addressRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   return [...distinct.values()].map(({ partitionKey, hash }) => ({ partitionKey, rowKey: `${hash} ${user.id}`, i: user.id }));
 }
 
+/** Carried by every derived row as `v`: which state of the user (and which release's derivation) wrote it. */
+function versionOf(user: DirectoryUser): string {
+  return createHash('sha256').update(DERIVATION_VERSION).update('\n').update(JSON.stringify(user)).digest('base64url').slice(0, 16);
+}
+
 function derivedRows(user: DirectoryUser): DerivedRow[] {
-  const addresses = addressRows(user);
+  const v = versionOf(user);
+  const addresses = addressRows(user).map((row) => ({ ...row, v }));
   if (!user.accountEnabled) return addresses;
   const data = JSON.stringify(user);
   const words = userWords(user);
@@ -562,6 +587,7 @@ function derivedRows(user: DirectoryUser): DerivedRow[] {
     u: data,
     w: words.join(' '),
     d: department,
+    v,
   }));
   const parsed = Date.parse(user.lastChanged);
   const changedAt = Number.isFinite(parsed) ? parsed : 0;
@@ -569,7 +595,7 @@ function derivedRows(user: DirectoryUser): DerivedRow[] {
   const invertedSecond = String(MAX_SECONDS - Math.floor(changedAt / 1000)).padStart(10, '0');
   // Users changed in the same second (a full sync) spread over a few partitions, still newest first.
   const bucket = user.id.charAt(0).toLowerCase();
-  return [...rows, ...addresses, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
+  return [...rows, ...addresses, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data, v }];
 }
 
 function userEntity(user: DirectoryUser | undefined, derived: readonly RowKeyPair[], readAt: number): Required<Pick<UserEntity, 'partitionKey' | 'rowKey' | 'data' | 'derived' | 'readAt'>> {
@@ -592,12 +618,8 @@ function toStoredRow(entity: UserEntity): StoredRow | undefined {
 }
 
 async function readUserRow(table: TableClient, id: string): Promise<StoredRow | undefined> {
-  try {
-    return toStoredRow(await table.getEntity<UserEntity>(userPartition(id), id));
-  } catch (err) {
-    if (storageStatus(err) === 404) return undefined;
-    throw err;
-  }
+  const entity = await getEntityIfExists<UserEntity>(table, userPartition(id), id);
+  return entity && toStoredRow(entity);
 }
 
 /**
@@ -617,8 +639,9 @@ async function writeUserRow(
     const written = etag === undefined ? await table.createEntity(entity) : await table.updateEntity(entity, 'Replace', { etag });
     return written.etag ?? '*';
   } catch (err) {
+    // 409: created by another writer first; 412: changed since read; 404: dropped (a tombstone) since read.
     const status = storageStatus(err);
-    if (status === 409 || status === 412) return undefined;
+    if (status === 409 || status === 412 || status === 404) return undefined;
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 
+import { BatchPartError } from '../core/errors';
 import { isRecord } from '../core/http';
 import { USER_SELECT } from '../directory/directory';
 import {
@@ -32,10 +33,15 @@ export interface FetchedUser {
   readAt: number;
 }
 
+export interface GoneUser {
+  id: string;
+  readAt: number;
+}
+
 export interface FetchedUsers {
   found: FetchedUser[];
-  /** Ids Graph confirmed gone (404 on the user itself). */
-  missing: string[];
+  /** Users Graph confirmed gone (404 on the user itself), with when that read was sent. */
+  missing: GoneUser[];
   /** Graph HTTP requests made (for the bench and the logs). */
   requests: number;
   /** Requests or batch parts Graph answered 429 (for the logs: throttling is worth watching). */
@@ -120,8 +126,8 @@ export async function confirmAbsent(
   client: Client,
   ids: readonly string[],
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
-): Promise<{ gone: string[]; present: FetchedUser[]; requests: number }> {
-  const gone: string[] = [];
+): Promise<{ gone: GoneUser[]; present: FetchedUser[]; requests: number }> {
+  const gone: GoneUser[] = [];
   const present: FetchedUser[] = [];
   for (const id of ids) {
     const readAt = Date.now();
@@ -130,17 +136,10 @@ export async function confirmAbsent(
       if (isRecord(user) && typeof user.id === 'string') present.push({ user, readAt });
     } catch (err) {
       if (graphFailure(err).status !== 404) throw err;
-      gone.push(id);
+      gone.push({ id, readAt });
     }
   }
   return { gone, present, requests: ids.length };
-}
-
-class BatchPartError extends Error {
-  constructor(readonly statusCode: number) {
-    super(`Graph answered ${statusCode} to part of a $batch`);
-    this.name = 'BatchPartError';
-  }
 }
 
 function toBatchRequest(part: BatchPart): { id: string; method: 'GET'; url: string } {
