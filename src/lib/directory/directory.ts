@@ -114,7 +114,7 @@ interface UserEntity {
   readAt?: number;
 }
 
-type DerivedRow = { partitionKey: string; rowKey: string } & Record<string, unknown>;
+export type DerivedRow = { partitionKey: string; rowKey: string } & Record<string, unknown>;
 
 /** Conditional writes lost to other writers before one gives up (each loss means another writer progressed). */
 const CONFLICT_RETRIES = 10;
@@ -573,7 +573,8 @@ function versionOf(user: DirectoryUser): string {
   return createHash('sha256').update(DERIVATION_VERSION).update('\n').update(JSON.stringify(user)).digest('base64url').slice(0, 16);
 }
 
-function derivedRows(user: DirectoryUser): DerivedRow[] {
+/** The rows derived from a user's state (keys and content): what the sweep converges on, and what tests expect. */
+export function derivedRows(user: DirectoryUser): DerivedRow[] {
   const v = versionOf(user);
   const addresses = addressRows(user).map((row) => ({ ...row, v }));
   if (!user.accountEnabled) return addresses;
