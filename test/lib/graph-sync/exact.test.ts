@@ -95,7 +95,7 @@ describe('the mirror is exact', () => {
     await assert.rejects(sync());
     const checkpoint = (await readSyncState()).fullRound;
     assert.ok(checkpoint, 'the round left its checkpoint');
-    assert.equal(JSON.parse(Buffer.from(new URL(checkpoint.nextLink).searchParams.get('$skiptoken') ?? '', 'base64url').toString()).offset, 1200);
+    assert.equal((JSON.parse(Buffer.from(new URL(checkpoint.nextLink).searchParams.get('$skiptoken') ?? '', 'base64url').toString()) as { offset: number }).offset, 1200);
     graph.current.server.requests.splice(0);
     const resumed = await sync();
     assert.equal(resumed.kind, 'full');
