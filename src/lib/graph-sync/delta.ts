@@ -105,12 +105,18 @@ async function syncRound(context: RoundContext, deltaLink: string | undefined, c
   const skippedUserIds: string[] = [];
   let next: string = deltaLink ?? checkpoint?.nextLink ?? `/users/delta?$select=${USER_SELECT.join(',')}`;
   let finalLink: string | undefined = checkpoint?.deltaLink;
-  if (full && !checkpoint) await lease.update((state) => ({ ...state, fullRound: { startedAt, nextLink: next } }));
+  // Rows written after the stopped run's last applied page, and before this run, were not marked.
+  const gaps: [number, number][] = checkpoint ? [...checkpoint.gaps, [checkpoint.markedUntil, now()]] : [];
+  let markedUntil = checkpoint?.markedUntil ?? startedAt - 1;
+  const save = (): Promise<unknown> =>
+    lease.update((state) => ({ ...state, fullRound: { startedAt, nextLink: next, markedUntil, gaps, ...(finalLink ? { deltaLink: finalLink } : {}) } }));
+  if (full) await save();
 
   while (!finalLink) {
     lease.check();
     context.graphRequests++;
-    const readAt = now();
+    // Strictly later than the last page's, so that the checkpoint's markedUntil separates pages.
+    const readAt = Math.max(now(), markedUntil + 1, (gaps.at(-1)?.[1] ?? 0) + 1);
     const page = await callGraph(client, 'get', graphLinkPath(next, baseUrl));
     if (!isRecord(page)) throw new Error('Graph answered a delta page that is not an object');
     const changes: UserChange[] = [];
@@ -130,16 +136,15 @@ async function syncRound(context: RoundContext, deltaLink: string | undefined, c
     skippedUserIds.push(...(await applyUserChanges(changes, snapshot)).skipped);
     context.pages++;
     // The checkpoint: everything before `next` is in the directory, so a stopped round goes on from there.
-    if (full) {
-      const round: FullRoundCheckpoint = finalLink ? { startedAt, nextLink: next, deltaLink: finalLink } : { startedAt, nextLink: next };
-      await lease.update((state) => ({ ...state, fullRound: round }));
-    }
+    markedUntil = readAt;
+    if (full) await save();
   }
 
   let repairedUsers = 0;
   if (snapshot) {
     // Not marked by this round: in no page. Removed only once Graph confirms, one by one, that it is gone.
-    const unmarked = [...snapshot.rows.values()].filter((row) => row.readAt < startedAt).map((row) => row.user.id);
+    const marked = (readAt: number): boolean => readAt >= startedAt && !gaps.some(([from, to]) => readAt > from && readAt < to);
+    const unmarked = [...snapshot.rows.values()].filter((row) => !marked(row.readAt)).map((row) => row.user.id);
     if (unmarked.length > 0) {
       lease.check();
       const absent = await confirmAbsent(client, unmarked);

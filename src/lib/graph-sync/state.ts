@@ -26,6 +26,13 @@ export interface FullRoundCheckpoint {
   startedAt: number;
   nextLink: string;
   deltaLink?: string;
+  /** The read time of the last page applied: rows read later by this run are not yet marked. */
+  markedUntil: number;
+  /**
+   * Read times that mark nothing: between a stopped run's last applied page and the next run's start.
+   * A stopped run's unfinished page may have written users that its re-read no longer holds.
+   */
+  gaps: [number, number][];
 }
 
 export interface SyncState {
@@ -87,8 +94,9 @@ function toSyncState(value: Record<string, unknown>): SyncState {
   if (typeof value.lastSyncAt === 'string') state.lastSyncAt = value.lastSyncAt;
   if (typeof value.lastFullSyncAt === 'string') state.lastFullSyncAt = value.lastFullSyncAt;
   const round = value.fullRound;
-  if (isRecord(round) && typeof round.startedAt === 'number' && typeof round.nextLink === 'string') {
-    state.fullRound = { startedAt: round.startedAt, nextLink: round.nextLink };
+  if (isRecord(round) && typeof round.startedAt === 'number' && typeof round.nextLink === 'string' && typeof round.markedUntil === 'number') {
+    const gaps = Array.isArray(round.gaps) ? round.gaps.filter((g): g is [number, number] => Array.isArray(g) && typeof g[0] === 'number' && typeof g[1] === 'number') : [];
+    state.fullRound = { startedAt: round.startedAt, nextLink: round.nextLink, markedUntil: round.markedUntil, gaps };
     if (typeof round.deltaLink === 'string') state.fullRound.deltaLink = round.deltaLink;
   }
   return state;
