@@ -89,15 +89,18 @@ describe('the mirror is exact', () => {
     assert.deepEqual(await mirrorProblems(tenant()), []);
   });
 
-  test('a full sync of 3,000 users killed at page 13 of 30 resumes there: no page is read twice', async () => {
+  test('a full sync of 3,000 users killed at page 13 of 30 resumes there: no page is read twice', async (t) => {
     for (let n = 0; n < 3000; n++) graph.current.setUser(sampleUser(n, userId(10_000 + n)));
     graph.current.fail('delta', ...Array.from({ length: 12 }, () => REAL_ANSWER), { status: 403, json: { error: { code: 'Authorization_RequestDenied' } } });
+    const started = Date.now();
     await assert.rejects(sync());
     const checkpoint = (await readSyncState()).fullRound;
     assert.ok(checkpoint, 'the round left its checkpoint');
     assert.equal((JSON.parse(Buffer.from(new URL(checkpoint.nextLink).searchParams.get('$skiptoken') ?? '', 'base64url').toString()) as { offset: number }).offset, 1200);
     graph.current.server.requests.splice(0);
     const resumed = await sync();
+    const ms = Date.now() - started;
+    t.diagnostic(`full sync of 3,000 users, killed and resumed: ${ms} ms, ${Math.round(3000 / (ms / 1000))} users/s (Azurite)`);
     assert.equal(resumed.kind, 'full');
     assert.equal(resumed.kind === 'full' && resumed.resumed, true);
     assert.equal(resumed.kind === 'full' && resumed.pages, 18);
