@@ -74,6 +74,9 @@ param graphSubscriptionResource string = 'users'
 @description('Graph change types, comma-separated.')
 param graphChangeTypes string = 'updated,deleted'
 
+@description('Hours between full /users/delta reconciliations of the directory, at most.')
+param directoryFullSyncHours string = '24'
+
 @description('NCRONTAB (six fields, UTC) of maintainSubscriptions.')
 param graphSubscriptionSchedule string = '0 0 * * * *'
 
@@ -235,6 +238,7 @@ var appSettings = {
   GRAPH_SUBSCRIPTION_RESOURCE: graphSubscriptionResource
   GRAPH_CHANGE_TYPES: graphChangeTypes
   GRAPH_SUBSCRIPTION_SCHEDULE: graphSubscriptionSchedule
+  DIRECTORY_FULL_SYNC_HOURS: directoryFullSyncHours
   AZURE_TENANT_ID: tenant().tenantId
   AZURE_CLIENT_ID: identity.outputs.clientId
   ENTRA_AUTHORITY_HOST: !empty(entraAuthorityHost) ? entraAuthorityHost : environment().authentication.loginEndpoint

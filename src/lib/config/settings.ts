@@ -16,6 +16,7 @@ export const DEFAULTS = {
   GRAPH_SUBSCRIPTION_RESOURCE: 'users',
   GRAPH_CHANGE_TYPES: 'updated,deleted',
   GRAPH_SUBSCRIPTION_SCHEDULE: '0 0 * * * *',
+  DIRECTORY_FULL_SYNC_HOURS: '24',
   ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com',
   ACTIONABLE_MESSAGE_TENANT_ID: 'common',
   ACTIONABLE_MESSAGE_LEGACY_METADATA_URL: 'https://substrate.office.com/sts/common/.well-known/openid-configuration',
@@ -159,6 +160,8 @@ export interface GraphSubscriptionConfig extends GraphApiConfig, GraphNotificati
   lifecycleNotificationUrl: string;
   resource: string;
   changeTypes: readonly ('created' | 'updated' | 'deleted')[];
+  /** A full `/users/delta` reconciliation runs at least this often (DIRECTORY_FULL_SYNC_HOURS). */
+  fullSyncEveryMs: number;
 }
 
 export interface ActionableMessagesConfig {
@@ -317,6 +320,10 @@ const readers: { [F in FeatureName]: (r: SettingsReader) => FeatureConfigs[F] } 
       lifecycleNotificationUrl: `${publicBaseUrl}/api/graph-lifecycle`,
       resource: r.withDefault('GRAPH_SUBSCRIPTION_RESOURCE', DEFAULTS.GRAPH_SUBSCRIPTION_RESOURCE, asString),
       changeTypes,
+      fullSyncEveryMs: r.withDefault('DIRECTORY_FULL_SYNC_HOURS', DEFAULTS.DIRECTORY_FULL_SYNC_HOURS, (raw) => {
+        const hours = Number(raw);
+        return Number.isFinite(hours) && hours > 0 ? hours * 3_600_000 : undefined;
+      }),
     };
   },
 

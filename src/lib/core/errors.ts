@@ -12,7 +12,9 @@ export type AppErrorCode =
   | 'ERR_NOT_CONFIGURED'
   | 'ERR_UPSTREAM'
   | 'ERR_UNAVAILABLE'
-  | 'ERR_DEADLINE_EXCEEDED';
+  | 'ERR_DEADLINE_EXCEEDED'
+  | 'ERR_LEASE_LOST'
+  | 'ERR_CONFLICT';
 
 export abstract class AppError extends Error {
   abstract readonly code: AppErrorCode;
@@ -99,6 +101,37 @@ export class NotConfiguredError extends AppError {
 export class UpstreamError extends AppError {
   readonly code = 'ERR_UPSTREAM';
   readonly status = 502;
+  override readonly expose = false;
+}
+
+/** Graph answered a part of a JSON `$batch` with a failure; `statusCode` is the part's status. */
+export class BatchPartError extends UpstreamError {
+  constructor(readonly statusCode: number) {
+    super(`Graph answered ${statusCode} to part of a $batch`);
+  }
+}
+
+/** A queue message that is not one this app writes: thrown, so that the host retries it into the poison queue. */
+export class MalformedQueueMessageError extends BadRequestError {
+  constructor(reason: string) {
+    super(`not a notification queue message: ${reason}`);
+  }
+}
+
+/** Another run took over the Graph sync lease (this one stalled past its expiry): its work stops. */
+export class LeaseLostError extends AppError {
+  readonly code = 'ERR_LEASE_LOST';
+  readonly status = 503;
+  override readonly expose = false;
+  constructor() {
+    super('the Graph sync lease was taken over by another run');
+  }
+}
+
+/** A row guarded by its ETag kept changing under a read-modify-write (other writers progressed): retry later. */
+export class WriteConflictError extends AppError {
+  readonly code = 'ERR_CONFLICT';
+  readonly status = 503;
   override readonly expose = false;
 }
 

@@ -2,8 +2,9 @@ import type { TableClient, TransactionAction } from '@azure/data-tables' with { 
 import { createHash } from 'node:crypto';
 
 import { isRecord } from '../core/http';
-import { storageStatus, tableClient } from '../clients/storage';
-import { foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './words';
+import { WriteConflictError } from '../core/errors';
+import { deleteEntityIfUnchanged, getEntityIfExists, storageStatus, tableClient } from '../clients/storage';
+import { cutAtCodePoint, foldText, matchesAllPrefixes, prefixUpperBound, searchWords } from './words';
 
 /**
  * The directory: a mirror of the tenant's users in Table storage, fed by the delta sync and the change
@@ -82,14 +83,51 @@ const TRANSACTION_LIMIT = 100;
 const SEARCH_PAGE = 1000;
 const SEARCH_PAGES = 2;
 const PARALLEL_WRITES = 16;
+/** UTF-16 units of the display name that order a word's rows (RowKey = word, sort name, id). */
+const SORT_NAME_LENGTH = 100;
+/** Table storage limits: keys of at most 1 KiB of UTF-16, string properties of at most 64 KiB. */
+const MAX_KEY_UNITS = 512;
+const MAX_STRING_UNITS = 32 * 1024;
+// eslint-disable-next-line no-control-regex
+const KEY_FORBIDDEN = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 const PARALLEL_READS = 32;
 
 type RowKeyPair = readonly [partitionKey: string, rowKey: string];
 
-interface UserRow {
-  user: DirectoryUser;
+/** A user row as stored: no `user` for a tombstone (a removed user, kept to remember its read time). */
+interface StoredRow {
+  user?: DirectoryUser | undefined;
   derived: RowKeyPair[];
+  /** When the Graph read of this state was sent (epoch ms). */
+  readAt: number;
+  etag?: string | undefined;
 }
+
+type UserRow = StoredRow & { user: DirectoryUser };
+
+interface UserEntity {
+  partitionKey?: string;
+  rowKey?: string;
+  etag?: string;
+  data?: string;
+  derived?: string;
+  readAt?: number;
+}
+
+export type DerivedRow = { partitionKey: string; rowKey: string } & Record<string, unknown>;
+
+/** Conditional writes lost to other writers before one gives up (each loss means another writer progressed). */
+const CONFLICT_RETRIES = 10;
+
+/**
+ * How long a removed user's tombstone (its row without data, remembering the read that removed it) is kept:
+ * longer than any Graph read can be in flight, so that a read older than the removal, answered late, still
+ * loses to it instead of bringing the user back.
+ */
+export const TOMBSTONE_KEEP_MS = 24 * 3_600_000;
+
+/** Changes when derivedRows changes, so that rows written by an older release are rewritten by the sweep. */
+const DERIVATION_VERSION = '2';
 
 // ---------------------------------------------------------------------------------------------------
 // Reading
@@ -97,13 +135,8 @@ interface UserRow {
 export async function getDirectoryUser(id: string): Promise<DirectoryUser | undefined> {
   if (!isValidKey(id)) return undefined;
   const table = await directoryTable();
-  try {
-    const entity = await table.getEntity<{ data: string }>(userPartition(id), id);
-    return parseUser(entity.data);
-  } catch (err) {
-    if (storageStatus(err) === 404) return undefined;
-    throw err;
-  }
+  const entity = await getEntityIfExists<{ data?: string }>(table, userPartition(id), id);
+  return parseUser(entity?.data);
 }
 
 /**
@@ -124,7 +157,7 @@ export async function userIdsByAddress(address: string): Promise<string[]> {
 export async function isDirectoryEmpty(): Promise<boolean> {
   const table = await directoryTable();
   const pages = table
-    .listEntities({ queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] } })
+    .listEntities({ queryOptions: { filter: `${partitionRange(USER_PREFIX)} and data gt ''`, select: ['RowKey'] } })
     .byPage({ maxPageSize: 1 });
   // A query across partitions may answer an empty page with a continuation: only the end says "empty".
   for await (const page of pages) if (page.length > 0) return false;
@@ -204,53 +237,86 @@ export async function recentlyChangedUsers(page: Page): Promise<{ people: Direct
 /**
  * Every user row, read in one paged scan: a full sync works from this instead of reading each user it
  * writes (20,000 point reads), and removes at the end the users it did not see. It is kept up to date by
- * the writes made with it.
+ * the writes made with it. `rows` are the users in the directory, `tombstones` the rows that remember
+ * when a removed user was last read (so that an older read arriving late cannot bring them back).
  */
 export interface DirectorySnapshot {
   readonly rows: Map<string, UserRow>;
+  readonly tombstones: Map<string, StoredRow>;
 }
 
 export async function readDirectorySnapshot(): Promise<DirectorySnapshot> {
   const table = await directoryTable();
-  const rows = new Map<string, UserRow>();
-  const entities = table.listEntities<{ data: string; derived: string }>({
-    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['data', 'derived'] },
+  const snapshot: DirectorySnapshot = { rows: new Map(), tombstones: new Map() };
+  const entities = table.listEntities<UserEntity>({
+    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey', 'data', 'derived', 'readAt'] },
   });
-  for await (const entity of entities) {
-    const user = parseUser(entity.data);
-    if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
-  }
-  return { rows };
+  for await (const entity of entities) remember(snapshot, entity.rowKey ?? '', toStoredRow(entity));
+  return snapshot;
+}
+
+function remember(snapshot: DirectorySnapshot | undefined, id: string, row: StoredRow | undefined): void {
+  if (!snapshot) return;
+  snapshot.rows.delete(id);
+  snapshot.tombstones.delete(id);
+  if (row?.user) snapshot.rows.set(id, row as UserRow);
+  else if (row) snapshot.tombstones.set(id, row);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Writing
 
 /** Graph user objects as returned with `$select` (see USER_SELECT): each replaces the stored user. */
-export function upsertUsers(users: readonly Record<string, unknown>[]): Promise<void> {
-  return applyUserChanges(users.map((user) => ({ kind: 'replace', user })));
+export function upsertUsers(users: readonly Record<string, unknown>[], readAt = Date.now()): Promise<AppliedChanges> {
+  return applyUserChanges(users.map((user) => ({ kind: 'replace', user, readAt })));
 }
 
-export function removeUsers(ids: readonly string[]): Promise<void> {
-  return applyUserChanges(ids.map((id) => ({ kind: 'remove', id })));
+export function removeUsers(ids: readonly string[], readAt = Date.now()): Promise<AppliedChanges> {
+  return applyUserChanges(ids.map((id) => ({ kind: 'remove', id, readAt })));
 }
 
 /**
  * `replace`: the user's full state (a property that is absent is empty). `patch`: only the properties
  * present change, as in a delta catch-up round, which returns "at least the properties that have been
- * updated". `remove`: the user leaves the directory.
+ * updated". `remove`: the user leaves the directory. `readAt`: when the Graph read that saw this state was
+ * sent (epoch ms); a change read before the one stored is older news and is dropped.
  */
 export type UserChange =
-  | { kind: 'replace'; user: Record<string, unknown> }
-  | { kind: 'patch'; user: Record<string, unknown> }
-  | { kind: 'remove'; id: string };
+  | { kind: 'replace'; user: Record<string, unknown>; readAt: number }
+  | { kind: 'patch'; user: Record<string, unknown>; readAt: number }
+  | { kind: 'remove'; id: string; readAt: number };
+
+export interface AppliedChanges {
+  /** Users whose rows Table storage could not hold (a key or property over its limits): left as they were. */
+  skipped: string[];
+}
+
+/** What one user's change writes: the user row's new state and the derived rows it owns. */
+interface Plan {
+  id: string;
+  before: StoredRow | undefined;
+  next: DirectoryUser | undefined;
+  readAt: number;
+  /** Derived rows to write (none when only the read time changes). */
+  rows: DerivedRow[];
+  /** The derived rows the user owns once written. */
+  keys: RowKeyPair[];
+  /** Rows listed before that the new state no longer has. */
+  stale: RowKeyPair[];
+}
 
 /**
- * Applies changes in order (the last change of a user wins); unchanged users cost no write. The users'
- * current rows are read first, or taken from `snapshot` (a full sync), which is then updated.
+ * Applies changes in order (the last change of a user wins); unchanged users cost one small write. The
+ * users' current rows are read first, or taken from `snapshot` (a full sync), which is then updated.
+ *
+ * Each user is written in three steps, so that no derived row can exist that its user row does not
+ * list, whatever crashes or races in between: (1) the user row, conditional on the ETag read, takes the
+ * new state and lists the old and new derived rows; (2) the derived rows are written and the stale ones
+ * deleted, in table transactions; (3) the user row, conditional on the ETag of step 1, lists only the new
+ * rows. A lost race at step 1 re-reads and plans again (an older read then loses); a lost race at step 3
+ * means another write came between, and the user's rows are converged on what the row now says.
  */
-export async function applyUserChanges(changes: readonly UserChange[], snapshot?: DirectorySnapshot): Promise<void> {
-  const now = new Date();
+export async function applyUserChanges(changes: readonly UserChange[], snapshot?: DirectorySnapshot): Promise<AppliedChanges> {
   const latest = new Map<string, UserChange[]>();
   for (const change of changes) {
     const id = change.kind === 'remove' ? change.id : change.user.id;
@@ -260,51 +326,186 @@ export async function applyUserChanges(changes: readonly UserChange[], snapshot?
     list.push(change);
     latest.set(id, list);
   }
-  if (latest.size === 0) return;
+  const skipped: string[] = [];
+  if (latest.size === 0) return { skipped };
 
   const table = await directoryTable();
-  // Seeding an empty directory needs no per-user read (one query says it is empty).
-  const previous =
-    snapshot?.rows ??
-    (latest.size >= PARALLEL_READS && (await isDirectoryEmpty()) ? new Map<string, UserRow>() : await readUserRows(table, [...latest.keys()]));
-  const written = new Map<string, UserRow | undefined>();
+  const previous = snapshot
+    ? (id: string): StoredRow | undefined => snapshot.rows.get(id) ?? snapshot.tombstones.get(id)
+    : await readPrevious(table, [...latest.keys()]);
 
-  const firstPhase: TransactionAction[] = [];
-  const indexPhase: TransactionAction[] = [];
-  const lastPhase: TransactionAction[] = [];
-  for (const [id, list] of latest) {
-    const before = previous.get(id);
-    let next: DirectoryUser | undefined = before?.user;
-    for (const change of list) {
-      next = change.kind === 'remove' ? undefined : toDirectoryUser(change.user, change.kind === 'patch' ? next : undefined, now);
+  // Step 1, per user: a conditional write, planned again from a fresh read when it loses a race.
+  const planned: { plan: Plan; etag: string }[] = [];
+  await forEachLimited([...latest], PARALLEL_WRITES, async ([id, list]) => {
+    let before = previous(id);
+    // A state storage cannot hold is logged by the caller; the user leaves the directory rather than stay stale.
+    if (nextState(list, before).unstorable) skipped.push(id);
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const plan = planChange(id, list, before);
+      if (plan === 'older' || plan === 'unchanged') return;
+      const listed = [...plan.keys, ...plan.stale];
+      const etag = await writeUserRow(table, id, plan.next, listed, plan.readAt, before?.etag);
+      if (etag !== undefined) {
+        planned.push({ plan, etag });
+        return;
+      }
+      before = await readUserRow(table, id);
     }
-    const oldKeys = before?.derived ?? [];
-    if (!next) {
-      if (!before) continue;
-      for (const key of oldKeys) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
-      lastPhase.push(['delete', { partitionKey: userPartition(id), rowKey: id }]);
-      written.set(id, undefined);
-      continue;
-    }
-    const unchanged = before !== undefined && sameUser(before.user, next);
-    if (unchanged) next = { ...next, lastChanged: before.user.lastChanged };
-    const rows = derivedRows(next);
-    const newKeys = rows.map((row): RowKeyPair => [row.partitionKey, row.rowKey]);
-    if (unchanged && sameKeys(oldKeys, newKeys)) continue;
-    const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
-    if (stale.length > 0) firstPhase.push(['upsert', userEntity(next, [...newKeys, ...stale]), 'Replace']);
-    for (const row of rows) indexPhase.push(['upsert', row, 'Replace']);
-    for (const key of stale) indexPhase.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
-    lastPhase.push(['upsert', userEntity(next, newKeys), 'Replace']);
-    written.set(id, { user: next, derived: newKeys });
+    throw new WriteConflictError(`the directory row of user ${id} kept changing under this write`);
+  });
+
+  // Step 2: the derived rows, grouped in transactions.
+  const actions: TransactionAction[] = [];
+  for (const { plan } of planned) {
+    for (const row of plan.rows) actions.push(['upsert', row, 'Replace']);
+    for (const key of plan.stale) actions.push(['delete', { partitionKey: key[0], rowKey: key[1] }]);
   }
-  for (const phase of [firstPhase, indexPhase, lastPhase]) await submitGrouped(table, phase);
-  if (snapshot) {
-    for (const [id, row] of written) {
-      if (row) snapshot.rows.set(id, row);
-      else snapshot.rows.delete(id);
-    }
+  await submitGrouped(table, actions);
+
+  // Step 3: each user row lists only its new rows, unless another write came in between. With nothing to
+  // drop from the list, a read confirms it (nothing to confirm when step 2 wrote nothing). Either way a
+  // write that came in between may have planned before step 2 landed, so the rows are then converged on
+  // what the row says now.
+  await forEachLimited(planned, PARALLEL_WRITES, async ({ plan, etag }) => {
+    const keys = plan.keys;
+    let done: string | undefined = etag;
+    if (plan.stale.length > 0) done = await writeUserRow(table, plan.id, plan.next, keys, plan.readAt, etag);
+    else if (plan.rows.length > 0 && (await readUserRow(table, plan.id))?.etag !== etag) done = undefined;
+    if (done !== undefined) remember(snapshot, plan.id, { user: plan.next, derived: keys, readAt: plan.readAt, etag: done });
+    else remember(snapshot, plan.id, await convergeUser(table, plan.id, [...keys, ...plan.stale]));
+  });
+  return { skipped };
+}
+
+/** The user's state after `list` applied on `before`: undefined when the user leaves or cannot be held. */
+function nextState(list: readonly UserChange[], before: StoredRow | undefined): { next: DirectoryUser | undefined; readAt: number; unstorable: boolean } {
+  const readAt = Math.max(...list.map((change) => change.readAt));
+  let next: DirectoryUser | undefined = before?.user;
+  for (const change of list) {
+    next = change.kind === 'remove' ? undefined : toDirectoryUser(change.user, change.kind === 'patch' ? next : undefined, new Date(readAt));
   }
+  if (!next || [userEntity(next, [], readAt), ...derivedRows(next)].every(isStorable)) return { next, readAt, unstorable: false };
+  return { next: undefined, readAt, unstorable: true };
+}
+
+function planChange(id: string, list: readonly UserChange[], before: StoredRow | undefined): Plan | 'older' | 'unchanged' {
+  const state = nextState(list, before);
+  const readAt = state.readAt;
+  if (before && readAt < before.readAt) return 'older';
+  let next = state.next;
+  const oldKeys = before?.derived ?? [];
+  if (!next) {
+    if (!before || (!before.user && oldKeys.length === 0 && readAt === before.readAt)) return 'unchanged';
+    return { id, before, next, readAt, rows: [], keys: [], stale: oldKeys };
+  }
+  if (before?.user && sameUser(before.user, next)) next = { ...next, lastChanged: before.user.lastChanged };
+  const rows = derivedRows(next);
+  const newKeys = rows.map(keyOf);
+  const stale = oldKeys.filter((key) => !newKeys.some((k) => k[0] === key[0] && k[1] === key[1]));
+  const unchanged = before?.user !== undefined && sameUser(before.user, next) && sameKeys(oldKeys, newKeys);
+  if (unchanged && readAt === before.readAt) return 'unchanged';
+  // Unchanged but read later: the row still takes the newer read time, so an older read cannot win later.
+  return { id, before, next, readAt, rows: unchanged ? [] : rows, keys: newKeys, stale };
+}
+
+/**
+ * Makes a user's derived rows what its row says now: writes the rows of its state, deletes every other
+ * row it lists or `suspects` names, and records the list, conditional on the ETag read (repeated when
+ * another write comes in between, so the last writer's state is what stays). Rows of an id without a row
+ * are listed under a tombstone before they are deleted, so that a writer creating the user meanwhile
+ * plans over the tombstone (and its conditional write makes this one go round again).
+ */
+async function convergeUser(table: TableClient, id: string, suspects: readonly RowKeyPair[]): Promise<StoredRow | undefined> {
+  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+    let row = await readUserRow(table, id);
+    if (!row) {
+      if (suspects.length === 0) return undefined;
+      const etag = await writeUserRow(table, id, undefined, suspects, 0, undefined);
+      if (etag === undefined) continue;
+      row = { user: undefined, derived: [...suspects], readAt: 0, etag };
+    }
+    const rows = row.user ? derivedRows(row.user) : [];
+    const keys = rows.map(keyOf);
+    const wanted = new Set(keys.map(keyText));
+    const extra = [...row.derived, ...suspects].filter((key) => !wanted.has(keyText(key)));
+    await submitGrouped(table, [
+      ...rows.map((r): TransactionAction => ['upsert', r, 'Replace']),
+      ...extra.map((key): TransactionAction => ['delete', { partitionKey: key[0], rowKey: key[1] }]),
+    ]);
+    const etag = await writeUserRow(table, id, row.user, keys, row.readAt, row.etag);
+    if (etag !== undefined) return { ...row, derived: keys, etag };
+  }
+  throw new WriteConflictError(`the directory row of user ${id} kept changing while its rows were repaired`);
+}
+
+/** What the sweep keeps of a user row: enough to judge its derived rows, not the user itself. */
+interface SweptUser {
+  /** The `v` its derived rows must carry; undefined for a tombstone (which owns none). */
+  version: string | undefined;
+  expected: number;
+  seen: number;
+  listedRight: boolean;
+  readAt: number;
+  etag: string | undefined;
+}
+
+/**
+ * The full reconciliation's sweep, in two streamed passes. The user rows: for each, the version its
+ * derived rows must carry, how many it must have, and whether its list is exactly those. Then every
+ * derived row (keys and `v` only): a row with its user's version is one of that user's rows (rows are a
+ * function of the state); any other row (stale, from a write that crashed or lost a race, or of an id
+ * without a user row) and any user whose count or list is off is converged. Memory holds a few numbers
+ * per user, not the rows. Tombstones of reads older than `forgetBefore` are dropped (a read that old can
+ * no longer be in flight).
+ */
+export async function sweepDirectory(forgetBefore: number): Promise<{ repairedUsers: number; tombstonesDropped: number }> {
+  const table = await directoryTable();
+  const users = new Map<string, SweptUser>();
+  const userRows = table.listEntities<UserEntity>({
+    queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey', 'data', 'derived', 'readAt'] },
+  });
+  for await (const entity of userRows) {
+    const row = toStoredRow(entity);
+    if (!row || !entity.rowKey) continue;
+    const expected = row.user ? derivedRows(row.user).map(keyOf) : [];
+    users.set(entity.rowKey, {
+      version: row.user && versionOf(row.user),
+      expected: expected.length,
+      seen: 0,
+      listedRight: sameKeys(row.derived, expected),
+      readAt: row.readAt,
+      etag: row.etag,
+    });
+  }
+  const suspect = new Map<string, RowKeyPair[]>();
+  const flag = (id: string, key?: RowKeyPair): void => {
+    const list = suspect.get(id) ?? [];
+    if (key) list.push(key);
+    suspect.set(id, list);
+  };
+  const derived = table.listEntities<{ v?: string }>({
+    queryOptions: {
+      filter: `PartitionKey lt '${USER_PREFIX}' or PartitionKey ge '${prefixUpperBound(USER_PREFIX)}'`,
+      select: ['PartitionKey', 'RowKey', 'v'],
+    },
+  });
+  for await (const entity of derived) {
+    const key: RowKeyPair = [entity.partitionKey ?? '', entity.rowKey ?? ''];
+    const id = key[1].slice(key[1].lastIndexOf(' ') + 1);
+    const user = users.get(id);
+    if (user?.version !== undefined && entity.v === user.version) user.seen++;
+    else flag(id, key);
+  }
+  for (const [id, user] of users) if (!user.listedRight || user.seen !== user.expected) flag(id);
+  await forEachLimited([...suspect], PARALLEL_WRITES, async ([id, keys]) => {
+    await convergeUser(table, id, keys);
+  });
+  let tombstonesDropped = 0;
+  await forEachLimited([...users], PARALLEL_WRITES, async ([id, user]) => {
+    if (user.version !== undefined || user.readAt >= forgetBefore || user.expected > 0 || !user.listedRight || suspect.has(id) || !user.etag) return;
+    if (await deleteEntityIfUnchanged(table, userPartition(id), id, user.etag)) tombstonesDropped++;
+  });
+  return { repairedUsers: suspect.size, tombstonesDropped };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -367,12 +568,19 @@ function addressRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   return [...distinct.values()].map(({ partitionKey, hash }) => ({ partitionKey, rowKey: `${hash} ${user.id}`, i: user.id }));
 }
 
-function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: string; [key: string]: unknown }[] {
-  const addresses = addressRows(user);
+/** Carried by every derived row as `v`: which state of the user (and which release's derivation) wrote it. */
+function versionOf(user: DirectoryUser): string {
+  return createHash('sha256').update(DERIVATION_VERSION).update('\n').update(JSON.stringify(user)).digest('base64url').slice(0, 16);
+}
+
+/** The rows derived from a user's state (keys and content): what the sweep converges on, and what tests expect. */
+export function derivedRows(user: DirectoryUser): DerivedRow[] {
+  const v = versionOf(user);
+  const addresses = addressRows(user).map((row) => ({ ...row, v }));
   if (!user.accountEnabled) return addresses;
   const data = JSON.stringify(user);
   const words = userWords(user);
-  const sortName = searchWords(user.displayName).join(' ').slice(0, 100);
+  const sortName = cutAtCodePoint(searchWords(user.displayName).join(' '), SORT_NAME_LENGTH);
   const department = foldText((user.department ?? '').trim());
   const rows = words.map((word) => ({
     partitionKey: wordPartition(word),
@@ -380,6 +588,7 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
     u: data,
     w: words.join(' '),
     d: department,
+    v,
   }));
   const parsed = Date.parse(user.lastChanged);
   const changedAt = Number.isFinite(parsed) ? parsed : 0;
@@ -387,29 +596,84 @@ function derivedRows(user: DirectoryUser): { partitionKey: string; rowKey: strin
   const invertedSecond = String(MAX_SECONDS - Math.floor(changedAt / 1000)).padStart(10, '0');
   // Users changed in the same second (a full sync) spread over a few partitions, still newest first.
   const bucket = user.id.charAt(0).toLowerCase();
-  return [...rows, ...addresses, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data }];
+  return [...rows, ...addresses, { partitionKey: `${RECENT_PREFIX}${invertedSecond}-${bucket}`, rowKey: `${invertedMs} ${user.id}`, u: data, v }];
 }
 
-function userEntity(user: DirectoryUser, derived: readonly RowKeyPair[]): { partitionKey: string; rowKey: string; data: string; derived: string } {
-  return { partitionKey: userPartition(user.id), rowKey: user.id, data: JSON.stringify(user), derived: JSON.stringify(derived) };
+function userEntity(user: DirectoryUser | undefined, derived: readonly RowKeyPair[], readAt: number): Required<Pick<UserEntity, 'partitionKey' | 'rowKey' | 'data' | 'derived' | 'readAt'>> {
+  const id = user?.id ?? '';
+  return { partitionKey: userPartition(id), rowKey: id, data: user ? JSON.stringify(user) : '', derived: JSON.stringify(derived), readAt };
+}
+
+function keyOf(row: DerivedRow): RowKeyPair {
+  return [row.partitionKey, row.rowKey];
+}
+
+function keyText(key: RowKeyPair): string {
+  return `${key[0]}\n${key[1]}`;
+}
+
+function toStoredRow(entity: UserEntity): StoredRow | undefined {
+  if (typeof entity.data !== 'string') return undefined;
+  const user = parseUser(entity.data);
+  return { user, derived: parseKeys(entity.derived), readAt: typeof entity.readAt === 'number' ? entity.readAt : 0, etag: entity.etag };
+}
+
+async function readUserRow(table: TableClient, id: string): Promise<StoredRow | undefined> {
+  const entity = await getEntityIfExists<UserEntity>(table, userPartition(id), id);
+  return entity && toStoredRow(entity);
 }
 
 /**
- * Point reads, in parallel: the cheapest Table storage operation, and the only one whose cost does not
- * grow with the partition (a filter of `RowKey eq … or …` is answered by scanning the partition).
+ * The user row, conditional: replaced if it still has `etag`, created if there was none. Returns the new
+ * ETag, or undefined when another write came first.
  */
-async function readUserRows(table: TableClient, ids: readonly string[]): Promise<Map<string, UserRow>> {
-  const rows = new Map<string, UserRow>();
+async function writeUserRow(
+  table: TableClient,
+  id: string,
+  user: DirectoryUser | undefined,
+  derived: readonly RowKeyPair[],
+  readAt: number,
+  etag: string | undefined,
+): Promise<string | undefined> {
+  const entity = { ...userEntity(user, derived, readAt), partitionKey: userPartition(id), rowKey: id };
+  try {
+    const written = etag === undefined ? await table.createEntity(entity) : await table.updateEntity(entity, 'Replace', { etag });
+    return written.etag ?? '*';
+  } catch (err) {
+    // 409: created by another writer first; 412: changed since read; 404: dropped (a tombstone) since read.
+    const status = storageStatus(err);
+    if (status === 409 || status === 412 || status === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The users' current rows: point reads in parallel, the cheapest Table storage operation and the only one
+ * whose cost does not grow with the partition (a filter of `RowKey eq … or …` scans the partition).
+ * Seeding an empty directory needs none (one query says it is empty).
+ */
+async function readPrevious(table: TableClient, ids: readonly string[]): Promise<(id: string) => StoredRow | undefined> {
+  const rows = new Map<string, StoredRow>();
+  if (ids.length >= PARALLEL_READS && (await isDirectoryEmptyOfRows(table))) return () => undefined;
   await forEachLimited(ids, PARALLEL_READS, async (id) => {
-    try {
-      const entity = await table.getEntity<{ data: string; derived: string }>(userPartition(id), id);
-      const user = parseUser(entity.data);
-      if (user) rows.set(user.id, { user, derived: parseKeys(entity.derived) });
-    } catch (err) {
-      if (storageStatus(err) !== 404) throw err;
-    }
+    const row = await readUserRow(table, id);
+    if (row) rows.set(id, row);
   });
-  return rows;
+  return (id) => rows.get(id);
+}
+
+/** No user row at all, tombstones included (for `isDirectoryEmpty` a tombstone is no user). */
+async function isDirectoryEmptyOfRows(table: TableClient): Promise<boolean> {
+  const pages = table.listEntities({ queryOptions: { filter: partitionRange(USER_PREFIX), select: ['RowKey'] } }).byPage({ maxPageSize: 1 });
+  for await (const page of pages) if (page.length > 0) return false;
+  return true;
+}
+
+/** Whether Table storage accepts the row: keys within 1 KiB and free of the characters keys may not hold. */
+function isStorable(row: { partitionKey: string; rowKey: string; [key: string]: unknown }): boolean {
+  const goodKey = (key: string): boolean => key.length > 0 && key.length <= MAX_KEY_UNITS && !KEY_FORBIDDEN.test(key) && key.isWellFormed();
+  const goodValue = (value: unknown): boolean => typeof value !== 'string' || value.length <= MAX_STRING_UNITS;
+  return goodKey(row.partitionKey) && goodKey(row.rowKey) && Object.values(row).every(goodValue);
 }
 
 /** Operations grouped by partition, 100 to a transaction, several partitions in parallel. */

@@ -1,8 +1,10 @@
 /**
- * The normaliser shared by the directory's index and its queries: lower case, diacritics stripped
- * (canonical decomposition, then combining marks dropped; a few letters that do not decompose are
- * mapped by hand), apostrophes removed so that "O'Brien" is one word, then split on anything that is
- * not a letter or a digit. Both sides use the same function, so "Zoë" finds "zoe" and "José" "jose".
+ * The normaliser shared by the directory's index and its queries: lone surrogates replaced (a key must be
+ * well-formed Unicode to be sent at all), lower case, diacritics stripped (compatibility decomposition,
+ * so that "𝐀dele" and "ﬁnn" fold like "Adele" and "finn", then combining marks dropped; a few letters
+ * that do not decompose are mapped by hand), apostrophes removed so that "O'Brien" is one word, then
+ * split on anything that is not a letter or a digit. Both sides use the same function, so "Zoë" finds
+ * "zoe" and "José" "jose". Every cut is made between code points, never inside a surrogate pair.
  */
 
 const FOLDED: Readonly<Record<string, string>> = {
@@ -17,12 +19,13 @@ const FOLDED: Readonly<Record<string, string>> = {
   ı: 'i',
 };
 
-/** Index keys must stay short (Table storage RowKeys are at most 1 KiB). */
+/** Index keys must stay short (Table storage RowKeys are at most 1 KiB): UTF-16 units of a word. */
 const MAX_WORD_LENGTH = 64;
 
 export function foldText(text: string): string {
   return text
-    .normalize('NFD')
+    .toWellFormed()
+    .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
     .toLowerCase()
     .replace(/[ßæœøłđðþı]/g, (letter) => FOLDED[letter] ?? letter)
@@ -35,7 +38,7 @@ export function searchWords(text: string | undefined | null): string[] {
   const words = foldText(text)
     .split(/[^\p{L}\p{N}]+/u)
     .filter((word) => word.length > 0)
-    .map((word) => word.slice(0, MAX_WORD_LENGTH));
+    .map((word) => cutAtCodePoint(word, MAX_WORD_LENGTH));
   return [...new Set(words)];
 }
 
@@ -44,8 +47,23 @@ export function matchesAllPrefixes(queryWords: readonly string[], words: readonl
   return queryWords.every((query) => words.some((word) => word.startsWith(query)));
 }
 
-/** The smallest string greater than every string that starts with `prefix` (for a range query). */
+/** At most `maxUnits` UTF-16 units of `text`, shortened further rather than split inside a surrogate pair. */
+export function cutAtCodePoint(text: string, maxUnits: number): string {
+  if (text.length <= maxUnits) return text;
+  const cut = text.charCodeAt(maxUnits - 1);
+  const splitsPair = cut >= 0xd800 && cut <= 0xdbff;
+  return text.slice(0, splitsPair ? maxUnits - 1 : maxUnits);
+}
+
+/**
+ * The smallest string greater than every string that starts with `prefix` (for a range query): its last
+ * code point moved up by one, stepping over the surrogate range so that the bound is well-formed too.
+ */
 export function prefixUpperBound(prefix: string): string {
-  const last = prefix.charCodeAt(prefix.length - 1);
-  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+  const points = [...prefix];
+  const last = points.pop()?.codePointAt(0);
+  if (last === undefined) return '\u{10FFFF}';
+  if (last === 0x10ffff) return prefixUpperBound(points.join(''));
+  const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+  return points.join('') + String.fromCodePoint(next);
 }

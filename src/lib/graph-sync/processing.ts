@@ -5,9 +5,10 @@ import { applyUserChanges } from '../directory/directory';
 import { graphClient } from '../clients/graph-client';
 import { runDeltaSync } from './delta';
 import { isLifecycleEvent, type LifecycleEvent, type LifecycleNotice, type NotificationQueueMessage } from './notifications';
-import { requestResync } from './state';
+import { requestResync, withSyncLease } from './state';
 import { ensureSubscription, reauthorize } from './subscriptions';
 import { fetchUsersByIds } from './users';
+import { MalformedQueueMessageError } from '../core/errors';
 import { isRecord } from '../core/http';
 import { logEvent, type Logger } from '../core/log';
 import { decodeQueueMessage } from '../clients/storage';
@@ -20,13 +21,6 @@ import { decodeQueueMessage } from '../clients/storage';
  * retry budget, so the host retries the message and finally moves it to the poison queue; nothing is
  * acknowledged that was not applied.
  */
-
-class MalformedQueueMessageError extends Error {
-  constructor(reason: string) {
-    super(`not a notification queue message: ${reason}`);
-    this.name = 'MalformedQueueMessageError';
-  }
-}
 
 /** The trigger hands over parsed JSON; a message written by hand may arrive as a string. */
 function parseQueueMessage(message: unknown): NotificationQueueMessage {
@@ -72,13 +66,15 @@ export async function processNotificationMessage(message: unknown, context: Logg
 async function applyUserNotifications(userIds: readonly string[], context: Logger): Promise<void> {
   const client = await graphClient(featureConfig('graphApi'));
   const { found, missing, requests, throttled } = await fetchUsersByIds(client, userIds);
-  await applyUserChanges([
-    ...found.map((user) => ({ kind: 'replace' as const, user })),
-    ...missing.map((id) => ({ kind: 'remove' as const, id })),
+  const { skipped } = await applyUserChanges([
+    ...found.map(({ user, readAt }) => ({ kind: 'replace' as const, user, readAt })),
+    ...missing.map(({ id, readAt }) => ({ kind: 'remove' as const, id, readAt })),
   ]);
+  // One user the directory cannot hold must not hold back the others (the message is acknowledged).
+  if (skipped.length > 0) logEvent(context, 'error', 'graph.users.skipped', { count: skipped.length, userIds: skipped });
   logEvent(context, 'info', 'graph.users.applied', {
     ids: userIds.length,
-    updated: found.length,
+    updated: found.length - skipped.length,
     removed: missing.length,
     graphRequests: requests,
     graphThrottled: throttled,
@@ -91,24 +87,28 @@ async function handleLifecycleEvents(events: readonly LifecycleNotice[], context
   const of = (event: LifecycleEvent): string[] => [
     ...new Set(events.filter((e) => e.lifecycleEvent === event).map((e) => e.subscriptionId)),
   ];
-  for (const subscriptionId of of('reauthorizationRequired')) {
-    const outcome = await reauthorize(client, config, subscriptionId);
-    logEvent(context, 'info', 'graph.lifecycle.reauthorized', { subscriptionId, action: outcome.action, newSubscriptionId: outcome.subscriptionId });
-  }
+  const reauthorizations = of('reauthorizationRequired');
   const removed = of('subscriptionRemoved');
-  if (removed.length > 0) {
-    await requestResync();
-    const outcome = await ensureSubscription(client, config);
-    logEvent(context, 'info', 'graph.lifecycle.subscriptionRemoved', { subscriptionIds: removed, action: outcome.action, newSubscriptionId: outcome.subscriptionId });
-  }
   const missed = of('missed');
-  if (missed.length > 0) {
-    await requestResync();
-    logEvent(context, 'info', 'graph.lifecycle.missed', { subscriptionIds: missed });
-  }
-  if (removed.length > 0 || missed.length > 0) {
-    const outcome = await runDeltaSync(client, config.baseUrl);
-    // A sync already running started before this request; the owed resync stays recorded for the next run.
-    logEvent(context, 'info', 'graph.delta.synced', { trigger: 'lifecycle', ...outcome });
-  }
+  // Owed before anything else, so that it is recorded even when another run holds the lease.
+  if (removed.length > 0 || missed.length > 0) await requestResync();
+  if (missed.length > 0) logEvent(context, 'info', 'graph.lifecycle.missed', { subscriptionIds: missed });
+  if (reauthorizations.length === 0 && removed.length === 0 && missed.length === 0) return;
+  // Subscription upkeep and sync under the one lease, as the timer does them: two runs never both create.
+  const held = await withSyncLease(async (lease) => {
+    for (const subscriptionId of reauthorizations) {
+      const outcome = await reauthorize(client, config, subscriptionId);
+      logEvent(context, 'info', 'graph.lifecycle.reauthorized', { subscriptionId, action: outcome.action, newSubscriptionId: outcome.subscriptionId });
+    }
+    if (removed.length > 0) {
+      const outcome = await ensureSubscription(client, config);
+      logEvent(context, 'info', 'graph.lifecycle.subscriptionRemoved', { subscriptionIds: removed, action: outcome.action, newSubscriptionId: outcome.subscriptionId });
+    }
+    if (removed.length > 0 || missed.length > 0) {
+      const outcome = await runDeltaSync(client, config.baseUrl, { fullSyncEveryMs: config.fullSyncEveryMs, lease });
+      logEvent(context, 'info', 'graph.delta.synced', { trigger: 'lifecycle', ...outcome });
+    }
+  });
+  // The holder is another run (the timer, or a sync): the timer's next run renews, re-creates and resyncs.
+  if (held.kind === 'busy') logEvent(context, 'warn', 'graph.lifecycle.busy', { reauthorizations, removed, missed });
 }

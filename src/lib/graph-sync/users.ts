@@ -1,8 +1,18 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 
+import { BatchPartError } from '../core/errors';
 import { isRecord } from '../core/http';
 import { USER_SELECT } from '../directory/directory';
-import { graphFailure, isRetryable, parseRetryAfter, RetryBudget, type RetryPolicy, withoutSdkRetry, DEFAULT_RETRY_POLICY } from '../clients/graph-retry';
+import {
+  callGraph,
+  graphFailure,
+  isRetryable,
+  parseRetryAfter,
+  RetryBudget,
+  type RetryPolicy,
+  withoutSdkRetry,
+  DEFAULT_RETRY_POLICY,
+} from '../clients/graph-retry';
 
 /**
  * Bulk fetch of users by id with only `User.Read.All`: one JSON `$batch` carries up to 20 requests, each
@@ -11,14 +21,27 @@ import { graphFailure, isRetryable, parseRetryAfter, RetryBudget, type RetryPoli
  * but needs `Directory.Read.All`.) Throttled or failed parts of a batch are sent again, alone, after the
  * longest `Retry-After` among them, within the retry budget.
  *
- * A user that the answer does not contain is gone: deleted (soft deletion included) or never existed.
+ * A user that the answer does not contain may be gone, or not yet replicated to the replica that answered
+ * (a user created a moment ago): each such id is read alone, and only a 404 says it is gone.
  */
 const IDS_PER_FILTER = 15;
 const REQUESTS_PER_BATCH = 20;
 
+/** A user as Graph returned it, and when the request that read it was sent (epoch ms). */
+export interface FetchedUser {
+  user: Record<string, unknown>;
+  readAt: number;
+}
+
+export interface GoneUser {
+  id: string;
+  readAt: number;
+}
+
 export interface FetchedUsers {
-  found: Record<string, unknown>[];
-  missing: string[];
+  found: FetchedUser[];
+  /** Users Graph confirmed gone (404 on the user itself), with when that read was sent. */
+  missing: GoneUser[];
   /** Graph HTTP requests made (for the bench and the logs). */
   requests: number;
   /** Requests or batch parts Graph answered 429 (for the logs: throttling is worth watching). */
@@ -41,7 +64,7 @@ export async function fetchUsersByIds(
   for (let i = 0; i < unique.length; i += IDS_PER_FILTER) {
     pending.push({ id: String(pending.length + 1), ids: unique.slice(i, i + IDS_PER_FILTER) });
   }
-  const found = new Map<string, Record<string, unknown>>();
+  const found = new Map<string, FetchedUser>();
   const budget = new RetryBudget(policy);
   let requests = 0;
   let throttled = 0;
@@ -53,6 +76,7 @@ export async function fetchUsersByIds(
     for (let i = 0; i < pending.length; i += REQUESTS_PER_BATCH) {
       const parts = pending.slice(i, i + REQUESTS_PER_BATCH);
       requests++;
+      const readAt = Date.now();
       let responses: unknown[];
       try {
         const request = await withoutSdkRetry(client.api('/$batch'));
@@ -73,7 +97,7 @@ export async function fetchUsersByIds(
         if (status >= 200 && status < 300 && isRecord(response) && isRecord(response.body)) {
           const value = response.body.value;
           for (const user of Array.isArray(value) ? value : []) {
-            if (isRecord(user) && typeof user.id === 'string') found.set(user.id.toLowerCase(), user);
+            if (isRecord(user) && typeof user.id === 'string') found.set(user.id.toLowerCase(), { user, readAt });
           }
         } else if (isRetryable(status)) {
           if (status === 429) throttled++;
@@ -89,14 +113,33 @@ export async function fetchUsersByIds(
     if (retry.length > 0 && !(await budget.waitBeforeRetry(waitMs))) throw lastError;
     pending = retry;
   }
-  return { found: [...found.values()], missing: unique.filter((id) => !found.has(id)), requests, throttled };
+  const absent = await confirmAbsent(client, unique.filter((id) => !found.has(id)), policy);
+  for (const user of absent.present) found.set(String(user.user.id).toLowerCase(), user);
+  return { found: [...found.values()], missing: absent.gone, requests: requests + absent.requests, throttled };
 }
 
-class BatchPartError extends Error {
-  constructor(readonly statusCode: number) {
-    super(`Graph answered ${statusCode} to part of a $batch`);
-    this.name = 'BatchPartError';
+/**
+ * Ids a bulk answer did not contain, each read alone (`GET /users/{id}`): a 404 confirms the user is gone;
+ * a user that answers is returned with its state. Any other failure is thrown (nothing is removed on doubt).
+ */
+export async function confirmAbsent(
+  client: Client,
+  ids: readonly string[],
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+): Promise<{ gone: GoneUser[]; present: FetchedUser[]; requests: number }> {
+  const gone: GoneUser[] = [];
+  const present: FetchedUser[] = [];
+  for (const id of ids) {
+    const readAt = Date.now();
+    try {
+      const user = await callGraph(client, 'get', `/users/${encodeURIComponent(id)}?$select=${USER_SELECT.join(',')}`, undefined, policy);
+      if (isRecord(user) && typeof user.id === 'string') present.push({ user, readAt });
+    } catch (err) {
+      if (graphFailure(err).status !== 404) throw err;
+      gone.push({ id, readAt });
+    }
   }
+  return { gone, present, requests: ids.length };
 }
 
 function toBatchRequest(part: BatchPart): { id: string; method: 'GET'; url: string } {

@@ -46,6 +46,15 @@ export interface FakeGraph {
   deltaArrived(): Promise<void>;
   expireDeltaLinks(): void;
   deltaPageSize: number;
+  /** Ids that bulk answers ($batch filters and delta pages) leave out, as Graph's replicas do for a user created a moment ago. */
+  lagging: Set<string>;
+  /**
+   * Holds the answer of the next $batch (computed now, from the tenant as it is now) until the returned
+   * function is called: a read that is sent first and answered last.
+   */
+  holdNextBatch(): { release: () => void; arrived: Promise<void> };
+  /** Forgets every user, deletion and fault (versions go on, so old delta links stay comparable). */
+  reset(): void;
   /** Whether subscription create sends Graph's validation POSTs to both URLs (needs a reachable app). */
   validateUrls: boolean;
   requestsTo(pattern: RegExp): RecordedRequest[];
@@ -80,11 +89,15 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   const deleted = new Map<string, number>();
   const subscriptions = new Map<string, Subscription>();
   const faults = new Map<Route, Reply[]>();
+  const holds: { gate: Promise<void>; arrive: () => void }[] = [];
   let version = 1;
   let expiredBefore = 0;
   let arrived: (() => void) | undefined;
 
-  const fault = (route: Route): Reply | undefined => faults.get(route)?.shift();
+  const fault = (route: Route): Reply | undefined => {
+    const reply = faults.get(route)?.shift();
+    return reply === REAL_ANSWER ? undefined : reply;
+  };
 
   const fake: FakeGraph = {
     server,
@@ -93,6 +106,24 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     subscriptions,
     deltaGate: undefined,
     deltaPageSize: 100,
+    lagging: new Set(),
+    holdNextBatch() {
+      let release: () => void = () => undefined;
+      let arrive: () => void = () => undefined;
+      const arrived = new Promise<void>((done) => (arrive = done));
+      holds.push({ gate: new Promise<void>((done) => (release = done)), arrive });
+      return { release, arrived };
+    },
+    reset() {
+      users.clear();
+      deleted.clear();
+      faults.clear();
+      holds.length = 0;
+      fake.lagging.clear();
+      // Links from before the reset are expired; links issued from now on carry a later version.
+      version++;
+      expiredBefore = version;
+    },
     validateUrls: false,
     setUser(props) {
       version++;
@@ -166,9 +197,10 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   };
 
   // --- $batch of `GET /users?$filter=id in (…)&$select=…`
-  server.on('POST', /^\/v1\.0\/\$batch$/, (request) => {
+  server.on('POST', /^\/v1\.0\/\$batch$/, async (request) => {
     const injected = fault('batch');
     if (injected) return injected;
+    const hold = holds.shift();
     const body = JSON.parse(request.body.toString('utf8')) as { requests: { id: string; method: string; url: string }[] };
     if (body.requests.length > 20) return graphError(400, 'BadRequest', 'more than 20 requests in a batch');
     const responses = body.requests.map((part) => {
@@ -185,11 +217,23 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       const select = (url.searchParams.get('$select') ?? '').split(',');
       const value = ids.flatMap((id) => {
         const user = users.get(id);
-        return user ? [pick(user.props, select)] : [];
+        return user && !fake.lagging.has(id) ? [pick(user.props, select)] : [];
       });
       return { id: part.id, status: 200, headers: { 'content-type': 'application/json' }, body: { value } };
     });
+    if (hold) {
+      hold.arrive();
+      await hold.gate;
+    }
     return { json: { responses } };
+  });
+
+  // --- GET /users/{id}: 404 once the user is gone (registered before /users/delta, which is matched first)
+  server.on('GET', /^\/v1\.0\/users\/([^/]+)$/, (request, match) => {
+    const id = decodeURIComponent(match[1] ?? '');
+    const user = users.get(id);
+    if (!user) return graphError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+    return { json: pick(user.props, (request.url.searchParams.get('$select') ?? '').split(',')) };
   });
 
   // --- /users/delta
@@ -216,6 +260,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
 
     const changed: Record<string, unknown>[] = [];
     for (const user of [...users.values()].sort((a, b) => a.props.id.localeCompare(b.props.id))) {
+      if (fake.lagging.has(user.props.id)) continue;
       if (cursor.since === 0) changed.push(pick(user.props, cursor.select));
       else {
         const props = Object.keys(user.versions).filter((key) => (user.versions[key] ?? 0) > cursor.since && cursor.select.includes(key));
@@ -288,6 +333,9 @@ function pick(props: Record<string, unknown>, select: readonly string[]): Record
   for (const key of select) if (key in props) out[key] = props[key];
   return out;
 }
+
+/** Among the replies given to `fail`: this request gets the real answer (so a fault can hit the nth request). */
+export const REAL_ANSWER: Reply = Object.freeze({});
 
 /** A Graph 429 as the throttling docs show it. */
 export function throttled(retryAfter: string): Reply {

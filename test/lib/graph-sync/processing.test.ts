@@ -104,6 +104,18 @@ describe('processNotifications', () => {
     assert.ok(await getDirectoryUser(userId(2502)));
   });
 
+  test('one user the directory cannot hold is logged by id and skipped; the 99 others of the message land', async () => {
+    const message = ids(2701, 100);
+    for (const [i, id] of message.entries()) graph.current.setUser(graphUser(id, i % 10 === 0 ? `𝓜𝓪𝓽𝓱 ${'𝒜'.repeat(40)} Script${i}` : `Normal Person${i}`));
+    graph.current.setUser(graphUser(userId(2750), 'Huge Title', { jobTitle: 'x'.repeat(40_000) }));
+    const { context, logs } = testContext('processNotifications');
+    await processNotifications(changes(message), context);
+    assert.equal(await getDirectoryUser(userId(2750)), undefined);
+    assert.equal((await searchDirectory('person', { skip: 0, count: 200 })).people.length, 89);
+    assert.equal((await searchDirectory('math', { skip: 0, count: 200 })).people.length, 10);
+    assert.ok(logs.some((l) => /graph\.users\.skipped.*"count":1.*00000000-0000-4000-8000-000000000abe/.test(l.message)));
+  });
+
   test('duplicates, replays and late deliveries leave the directory at Graph current state', async () => {
     graph.current.setUser(graphUser(userId(2601), 'Nestor Wilke', { jobTitle: 'Director' }));
     await process(changes([userId(2601), userId(2601)]));
