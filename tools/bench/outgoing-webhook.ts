@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { outgoingWebhook } from '../../src/functions/outgoingWebhook';
+import { outgoingWebhook } from '../../src/handlers/outgoingWebhook';
 import { upsertUsers } from '../../src/lib/directory/directory';
 import { readBody } from '../../src/lib/core/http';
 import { startAzurite } from '../azurite';
