@@ -71,20 +71,22 @@ function loadWall(hello: string, runs: number): BenchRow {
 }
 
 /** Instructions callgrind counts for `node --single-threaded ...args`. */
-function instructions(args: string[]): number {
+function instructions(args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', ...args], {
     encoding: 'utf8',
+    env,
   });
   const collected = /Collected : (\d+)/.exec(run.stderr)?.[1];
   if (run.status !== 0 || !collected) throw new Error(`callgrind failed: ${run.stderr.slice(-500)}`);
   return Number(collected);
 }
 
+const hasValgrind = (): boolean => spawnSync('valgrind', ['--version']).status === 0;
+const skipped = (figure: string): BenchRow => ({ figure: `${figure}: skipped, valgrind is not installed`, value: Number.NaN, unit: '' });
+
 function loadInstructions(hello: string, runs: number): BenchRow {
   const figure = 'cold start: load app, instructions beyond a bare node start (callgrind)';
-  if (spawnSync('valgrind', ['--version']).status !== 0) {
-    return { figure: `${figure}: skipped, valgrind is not installed`, value: Number.NaN, unit: '' };
-  }
+  if (!hasValgrind()) return skipped(figure);
   const bare: number[] = [];
   const app: number[] = [];
   const helloCounts: number[] = [];
@@ -116,9 +118,12 @@ interface Probe {
   expect: (status: number, body: string) => boolean;
 }
 
+function probeArgs(appDir: string, probe: Probe): string[] {
+  return [answerProbe, appDir, probe.method, probe.path, JSON.stringify(probe.headers ?? {}), (probe.body ?? Buffer.alloc(0)).toString('base64')];
+}
+
 function firstAnswer(appDir: string, probe: Probe, env: NodeJS.ProcessEnv): number {
-  const args = [answerProbe, appDir, probe.method, probe.path, JSON.stringify(probe.headers ?? {}), (probe.body ?? Buffer.alloc(0)).toString('base64')];
-  const answer = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', env })) as { ms: number; status: number; body: string };
+  const answer = JSON.parse(execFileSync(process.execPath, probeArgs(appDir, probe), { encoding: 'utf8', env })) as { ms: number; status: number; body: string };
   if (!probe.expect(answer.status, answer.body)) throw new Error(`${probe.method} ${probe.path}: unexpected answer ${answer.status} ${answer.body.slice(0, 200)}`);
   return answer.ms;
 }
@@ -170,8 +175,28 @@ function firstAnswers(hello: string, runs: number): BenchRow[] {
       goal: `≤ ${ANSWER_GOAL}×`,
       met: appMs / helloMs <= ANSWER_GOAL,
     });
+    rows.push(answerInstructions(name, hello, probe, helloProbe, env));
   }
   return rows;
+}
+
+/** The same first answer in instructions beyond a bare `node` start, one callgrind run each (they repeat within 1%). */
+function answerInstructions(name: string, hello: string, probe: Probe, helloProbe: Probe, env: NodeJS.ProcessEnv): BenchRow {
+  const figure = `  the same in instructions beyond a bare node start (callgrind)`;
+  if (!hasValgrind()) return skipped(figure);
+  const bare = instructions(['-e', '0'], env);
+  const appM = (instructions(probeArgs(repo, probe), env) - bare) / 1e6;
+  const helloM = (instructions(probeArgs(hello, helloProbe), env) - bare) / 1e6;
+  return {
+    figure: `${figure}, ${name}`,
+    value: appM,
+    unit: 'M instr',
+    anchor: "hello app's first answer",
+    anchorValue: helloM,
+    ratio: appM / helloM,
+    goal: `≤ ${ANSWER_GOAL}×`,
+    met: appM / helloM <= ANSWER_GOAL,
+  };
 }
 
 export function coldStart(runs = 15): BenchRow[] {

@@ -12,7 +12,7 @@ import { LocalHost } from '../local-host/host';
 const [appDir = '.', method = 'GET', path = '/', headers = '{}', body = ''] = process.argv.slice(2);
 
 async function main(): Promise<void> {
-  const host = new LocalHost({ appDir: resolve(appDir), port: 0, log: () => undefined });
+  const host = new LocalHost({ appDir: resolve(appDir), port: 0, log: () => undefined, triggers: false });
   await host.start();
   const answer = await new Promise<{ status: number; body: string }>((done, fail) => {
     const request = http.request(`${host.url}${path}`, { method, headers: JSON.parse(headers) as Record<string, string> });
