@@ -1,10 +1,9 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 
-import { handleGraphPost } from '../lib/graph-sync/notifications';
+import { lazy } from '../lib/core/lazy';
+import type * as handlers from '../handlers/graphLifecycle';
 
-/** Graph's `lifecycleNotificationUrl`: the same handler, since either kind of notification may arrive on either URL. */
-export function graphLifecycle(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleGraphPost(request, context, 'lifecycle');
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first invocation (see lazy)
+const graphLifecycle = lazy(() => require('../handlers/graphLifecycle') as typeof handlers, 'graphLifecycle');
 
 app.http('graphLifecycle', { methods: ['POST'], authLevel: 'anonymous', route: 'graph-lifecycle', handler: graphLifecycle });

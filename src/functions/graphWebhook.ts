@@ -1,10 +1,9 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 
-import { handleGraphPost } from '../lib/graph-sync/notifications';
+import { lazy } from '../lib/core/lazy';
+import type * as handlers from '../handlers/graphWebhook';
 
-/** Graph's `notificationUrl`: the validation handshake and change notifications (lifecycle events too). */
-export function graphWebhook(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handleGraphPost(request, context, 'notifications');
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first invocation (see lazy)
+const graphWebhook = lazy(() => require('../handlers/graphWebhook') as typeof handlers, 'graphWebhook');
 
 app.http('graphWebhook', { methods: ['POST'], authLevel: 'anonymous', route: 'graph-webhook', handler: graphWebhook });

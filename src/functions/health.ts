@@ -1,15 +1,9 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 
-import { configuredFeatures } from '../lib/config/settings';
-import { appVersion } from '../lib/core/version';
+import { lazy } from '../lib/core/lazy';
+import type * as handlers from '../handlers/health';
 
-/** Liveness and readiness: the version and which features are configured, by name only. */
-export function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  return Promise.resolve({
-    status: 200,
-    headers: { 'Cache-Control': 'no-store' },
-    jsonBody: { status: 'ok', version: appVersion(), features: configuredFeatures() },
-  });
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first invocation (see lazy)
+const health = lazy(() => require('../handlers/health') as typeof handlers, 'health');
 
 app.http('health', { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: health });

@@ -1,11 +1,10 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { app } from '@azure/functions';
 
 import { subscriptionSchedule } from '../lib/config/settings';
-import { maintainGraphSubscription } from '../lib/graph-sync/maintenance';
+import { lazy } from '../lib/core/lazy';
+import type * as handlers from '../handlers/maintainSubscriptions';
 
-/** Keeps the one Graph subscription alive and the directory in step with `/users/delta`. */
-export function maintainSubscriptions(_timer: Timer, context: InvocationContext): Promise<void> {
-  return maintainGraphSubscription(context);
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first invocation (see lazy)
+const maintainSubscriptions = lazy(() => require('../handlers/maintainSubscriptions') as typeof handlers, 'maintainSubscriptions');
 
 app.timer('maintainSubscriptions', { schedule: subscriptionSchedule(), handler: maintainSubscriptions });

@@ -1,12 +1,11 @@
-import { app, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 
 import { notificationQueueName } from '../lib/config/settings';
-import { processNotificationMessage } from '../lib/graph-sync/processing';
+import { lazy } from '../lib/core/lazy';
+import type * as handlers from '../handlers/processNotifications';
 
-/** Applies what the Graph endpoints queued; a failure is thrown so the host retries, then poisons. */
-export function processNotifications(message: unknown, context: InvocationContext): Promise<void> {
-  return processNotificationMessage(message, context);
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first invocation (see lazy)
+const processNotifications = lazy(() => require('../handlers/processNotifications') as typeof handlers, 'processNotifications');
 
 app.storageQueue('processNotifications', {
   queueName: notificationQueueName(),

@@ -1,20 +1,9 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 
-import { settingsPage as renderSettingsPage } from '../lib/messaging-extension/settings-page';
-import { featureConfig } from '../lib/config/settings';
-import { errorResponse } from '../lib/core/http';
+import { lazy } from '../lib/core/lazy';
+import type * as handlers from '../handlers/settingsPage';
 
-/**
- * The settings pop-up of the messaging extension. It holds no data of its own: the current filter comes
- * in the query string (from the `config` answer) and goes back to Teams through `notifySuccess`.
- */
-export function settingsPage(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    featureConfig('composeExtension');
-    return Promise.resolve(renderSettingsPage(request.query.get('department') ?? ''));
-  } catch (err) {
-    return Promise.resolve(errorResponse(err, context, 'settingsPage'));
-  }
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first invocation (see lazy)
+const settingsPage = lazy(() => require('../handlers/settingsPage') as typeof handlers, 'settingsPage');
 
 app.http('settingsPage', { methods: ['GET'], authLevel: 'anonymous', route: 'settings', handler: settingsPage });

@@ -1,21 +1,9 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 
-import { featureConfig } from '../lib/config/settings';
-import { AppError } from '../lib/core/errors';
-import { errorResponse } from '../lib/core/http';
-import { beginSignin } from '../lib/messaging-extension/signin';
-import { signinFailurePage, signinRedirectPage } from '../lib/messaging-extension/signin-pages';
+import { lazy } from '../lib/core/lazy';
+import type * as handlers from '../handlers/signinStart';
 
-/** The first page of the sign-in pop-up: checks the ticket, then sends the user to Entra ID with PKCE. */
-export async function signinStart(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const config = featureConfig('signin');
-    const authorizeUrl = await beginSignin(config, request.query.get('ticket') ?? '');
-    return signinRedirectPage(authorizeUrl);
-  } catch (err) {
-    const logged = errorResponse(err, context, 'signinStart');
-    return err instanceof AppError && err.status < 500 ? signinFailurePage(logged.status ?? 400, 'signin_start_refused') : logged;
-  }
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first invocation (see lazy)
+const signinStart = lazy(() => require('../handlers/signinStart') as typeof handlers, 'signinStart');
 
 app.http('signinStart', { methods: ['GET'], authLevel: 'anonymous', route: 'signin/start', handler: signinStart });

@@ -5,10 +5,10 @@ import { after, before, describe, test } from 'node:test';
 
 import fc from 'fast-check';
 
-import { actionableMessage } from '../../src/functions/actionableMessage';
-import { composeExtension } from '../../src/functions/composeExtension';
-import { graphWebhook } from '../../src/functions/graphWebhook';
-import { processNotifications } from '../../src/functions/processNotifications';
+import { actionableMessage } from '../../src/handlers/actionableMessage';
+import { composeExtension } from '../../src/handlers/composeExtension';
+import { graphWebhook } from '../../src/handlers/graphWebhook';
+import { processNotifications } from '../../src/handlers/processNotifications';
 import { verifyBotRequest } from '../../src/lib/messaging-extension/bot-token';
 import { featureConfig } from '../../src/lib/config/settings';
 import { UnauthenticatedError } from '../../src/lib/core/errors';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { health } from '../../src/functions/health';
+import { health } from '../../src/handlers/health';
 import { httpRequest, testContext, withEnv } from '../support/functions';
 
 describe('health', () => {

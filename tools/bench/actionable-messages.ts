@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 
 import { HttpRequest, InvocationContext } from '@azure/functions';
 
-import { actionableMessage } from '../../src/functions/actionableMessage';
+import { actionableMessage } from '../../src/handlers/actionableMessage';
 import { verifyActionableMessageCaller } from '../../src/lib/expenses/outlook-token';
 import { featureConfig } from '../../src/lib/config/settings';
 import { openIdKeySource, verifyJwt } from '../../src/lib/clients/openid';

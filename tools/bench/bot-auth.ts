@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 
-import { composeExtension } from '../../src/functions/composeExtension';
+import { composeExtension } from '../../src/handlers/composeExtension';
 import { verifyBotRequest } from '../../src/lib/messaging-extension/bot-token';
 import { featureConfig } from '../../src/lib/config/settings';
 import { upsertUsers } from '../../src/lib/directory/directory';

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { outgoingWebhook } from '../../src/functions/outgoingWebhook';
+import { outgoingWebhook } from '../../src/handlers/outgoingWebhook';
 import { upsertUsers } from '../../src/lib/directory/directory';
 import { readBody } from '../../src/lib/core/http';
 import { startAzurite } from '../azurite';
@@ -25,8 +25,7 @@ const URL = 'http://localhost:7071/api/outgoing-webhook';
 const USERS = 20_000;
 
 /** `HMAC <digest>` under the token the handler is configured with (this process's, or the parent's in the probe). */
-function authorization(body: Buffer): string {
-  const token = process.env.OUTGOING_WEBHOOK_SECRETS ?? '';
+export function authorization(body: Buffer, token = process.env.OUTGOING_WEBHOOK_SECRETS ?? ''): string {
   return `HMAC ${createHmac('sha256', Buffer.from(token, 'base64')).update(body).digest('base64')}`;
 }
 
@@ -43,7 +42,7 @@ const context = (): InvocationContext =>
   new InvocationContext({ functionName: 'outgoingWebhook', invocationId: 'bench', logHandler: () => undefined });
 
 /** A Teams channel message of realistic size (about 1.5 KB, as Teams sends them). */
-function teamsMessage(text: string): Buffer {
+export function teamsMessage(text: string): Buffer {
   return Buffer.from(
     JSON.stringify({
       type: 'message',

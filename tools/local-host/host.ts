@@ -27,6 +27,11 @@ export interface LocalHostOptions {
   /** Interface to listen on: loopback unless told otherwise (the local host checks no function keys). */
   host?: string;
   log?: (line: string) => void;
+  /**
+   * Poll queues and run timers (the default). Off, only HTTP is served: the cold-start bench measures
+   * what the worker process does, and in Azure queue polling and schedules are the host's work.
+   */
+  triggers?: boolean;
 }
 
 /** What the admin API reads of a body at most (its `{"input": "..."}` is a queue message, 64 KB). */
@@ -135,6 +140,7 @@ export class LocalHost {
     this.classify();
     await this.core.runHooks('appStart', { hookData: {}, appHookData: {} });
     await this.listen();
+    if (this.options.triggers === false) return;
     for (const queue of this.queues) void this.track(this.pollQueue(queue));
     for (const timer of this.timers) void this.track(this.runTimer(timer));
   }

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
-import { actionableMessage } from '../../../src/functions/actionableMessage';
+import { actionableMessage } from '../../../src/handlers/actionableMessage';
 import { upsertUsers } from '../../../src/lib/directory/directory';
 import { getExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
-import { actionableMessage } from '../../../src/functions/actionableMessage';
+import { actionableMessage } from '../../../src/handlers/actionableMessage';
 import { LEGACY_ISSUER } from '../../../src/lib/expenses/outlook-token';
 import { getExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';

@@ -3,9 +3,9 @@ import { describe, test } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
-import { actionableMessage } from '../../../src/functions/actionableMessage';
-import { createExpense } from '../../../src/functions/createExpense';
-import { getExpense } from '../../../src/functions/getExpense';
+import { actionableMessage } from '../../../src/handlers/actionableMessage';
+import { createExpense } from '../../../src/handlers/createExpense';
+import { getExpense } from '../../../src/handlers/getExpense';
 import { issueActionToken } from '../../../src/lib/expenses/action-token';
 import { assertCardForHost, cardText as cardTexts } from '../../support/cards';
 import { graphError } from '../../support/graph-server';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 
-import { maintainSubscriptions } from '../../../src/functions/maintainSubscriptions';
+import { maintainSubscriptions } from '../../../src/handlers/maintainSubscriptions';
 import { getDirectoryUser, isDirectoryEmpty, searchDirectory } from '../../../src/lib/directory/directory';
 import { featureConfig } from '../../../src/lib/config/settings';
 import { graphClient } from '../../../src/lib/clients/graph-client';

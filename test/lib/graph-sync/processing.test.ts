@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 
-import { processNotifications } from '../../../src/functions/processNotifications';
+import { processNotifications } from '../../../src/handlers/processNotifications';
 import { getDirectoryUser, searchDirectory, upsertUsers } from '../../../src/lib/directory/directory';
 import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/notifications';
 import { readSyncState } from '../../../src/lib/graph-sync/state';

@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, mock, test } from 'node:test';
 
-import { graphLifecycle } from '../../../src/functions/graphLifecycle';
-import { graphWebhook } from '../../../src/functions/graphWebhook';
+import { graphLifecycle } from '../../../src/handlers/graphLifecycle';
+import { graphWebhook } from '../../../src/handlers/graphWebhook';
 import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/notifications';
 import { decodeQueueMessage, MAX_QUEUE_MESSAGE_BYTES, queueClient } from '../../../src/lib/clients/storage';
 import { useAzurite } from '../../support/azurite';

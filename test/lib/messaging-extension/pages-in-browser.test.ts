@@ -5,8 +5,8 @@ import { after, before, describe, test } from 'node:test';
 
 import type { HttpResponseInit } from '@azure/functions';
 
-import { settingsPage } from '../../../src/functions/settingsPage';
-import { signinCallback } from '../../../src/functions/signinCallback';
+import { settingsPage } from '../../../src/handlers/settingsPage';
+import { signinCallback } from '../../../src/handlers/signinCallback';
 import { TEAMS_JS } from '../../../src/lib/messaging-extension/html-page';
 import { signinRedirectPage, signinSuccessPage } from '../../../src/lib/messaging-extension/signin-pages';
 import { chromiumPath, NO_CHROMIUM, type PageRun, startBrowser, teamsJsBytes, type TestBrowser } from '../../support/browser';

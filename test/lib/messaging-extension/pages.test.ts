@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { settingsPage } from '../../../src/functions/settingsPage';
+import { settingsPage } from '../../../src/handlers/settingsPage';
 import { escapeHtml } from '../../../src/lib/core/escape-html';
 import { httpRequest, testContext, withEnv } from '../../support/functions';
 import { BOT_APP_ID, PUBLIC_BASE_URL } from './support';

@@ -1,4 +1,4 @@
-import { composeExtension } from '../../../src/functions/composeExtension';
+import { composeExtension } from '../../../src/handlers/composeExtension';
 import { httpRequest, testContext } from '../../support/functions';
 import { type BotStandIn, botToken } from './support';
 

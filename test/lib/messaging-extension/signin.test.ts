@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 
 import type { INetworkModule, NetworkResponse } from '@azure/msal-node';
 
-import { signinCallback } from '../../../src/functions/signinCallback';
-import { signinStart } from '../../../src/functions/signinStart';
+import { signinCallback } from '../../../src/handlers/signinCallback';
+import { signinStart } from '../../../src/handlers/signinStart';
 import { featureConfig } from '../../../src/lib/config/settings';
 import { redeemSigninCode, setSigninNetworkForTests, signinTicket } from '../../../src/lib/messaging-extension/signin';
 import { useAzurite } from '../../support/azurite';

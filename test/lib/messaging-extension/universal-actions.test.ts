@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { actionableMessage } from '../../../src/functions/actionableMessage';
-import { createExpense } from '../../../src/functions/createExpense';
+import { actionableMessage } from '../../../src/handlers/actionableMessage';
+import { createExpense } from '../../../src/handlers/createExpense';
 import { upsertUsers } from '../../../src/lib/directory/directory';
 import { issueActionToken } from '../../../src/lib/expenses/action-token';
 import { getExpense } from '../../../src/lib/expenses/store';

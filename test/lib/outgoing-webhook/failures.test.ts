@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { outgoingWebhook } from '../../../src/functions/outgoingWebhook';
+import { outgoingWebhook } from '../../../src/handlers/outgoingWebhook';
 import { answerCommand } from '../../../src/lib/outgoing-webhook/answers';
 import { connectionStringFor } from '../../../tools/azurite';
 import { testContext, withEnv } from '../../support/functions';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { outgoingWebhook } from '../../../src/functions/outgoingWebhook';
+import { outgoingWebhook } from '../../../src/handlers/outgoingWebhook';
 import { removeUsers, upsertUsers } from '../../../src/lib/directory/directory';
 import { insertExpense, decideExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, mock, test } from 'node:test';
 
-import { outgoingWebhook } from '../../../src/functions/outgoingWebhook';
+import { outgoingWebhook } from '../../../src/handlers/outgoingWebhook';
 import { digestsEqual } from '../../../src/lib/outgoing-webhook/signature';
 import { setEnv } from '../../support/env';
 import { testContext, withEnv } from '../../support/functions';
