@@ -27,12 +27,12 @@ import {
   type StandIns,
   startStandIns,
 } from '../lib/expenses/support';
-import { type BotStandIn, botToken, invokeActivity, queryActivity, SERVICE_URL, startBotStandIn } from '../lib/messaging-extension/support';
+import { type BotStandIn, botToken, invokeActivity, queryActivity, SERVICE_URL, startBotStandIn } from '../../tools/stand-ins/bot';
 import { CLIENT_STATE, userId } from '../lib/graph-sync/setup';
 import { CONTOSO_TOKEN, FABRIKAM_TOKEN, hmacHeader, SECRETS_SETTING, teamsMessage } from '../lib/outgoing-webhook/support';
 import { useAzurite } from '../support/azurite';
-import { setEnv } from '../support/env';
-import { httpRequest, type LogLine, testContext } from '../support/functions';
+import { setEnv } from '../../tools/stand-ins/env';
+import { httpRequest, type LogLine, testContext } from '../../tools/stand-ins/functions';
 import { storageSnapshot, watchUnhandledRejections } from '../support/storage-snapshot';
 
 /**

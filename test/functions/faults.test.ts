@@ -17,12 +17,12 @@ import type { NotificationQueueMessage } from '../../src/lib/graph-sync/notifica
 import { decodeQueueMessage, queueClient } from '../../src/lib/clients/storage';
 import { startAzurite } from '../../tools/azurite';
 import { entraClaims, entraIssuerFor, NOW, NOW_SEC } from '../lib/expenses/support';
-import { BOT_APP_ID, BOT_ISSUER, botClaims, invokeActivity, SERVICE_URL, startBotStandIn } from '../lib/messaging-extension/support';
-import { graphUser } from '../lib/graph-sync/fake-graph';
+import { BOT_APP_ID, BOT_ISSUER, botClaims, invokeActivity, SERVICE_URL, startBotStandIn } from '../../tools/stand-ins/bot';
+import { graphUser } from '../../tools/stand-ins/fake-graph';
 import { CLIENT_STATE, useFakeGraph, userId } from '../lib/graph-sync/setup';
 import { useAzurite } from '../support/azurite';
-import { httpRequest, testContext, withEnv } from '../support/functions';
-import { startOpenIdServer } from '../support/openid-server';
+import { httpRequest, testContext, withEnv } from '../../tools/stand-ins/functions';
+import { startOpenIdServer } from '../../tools/stand-ins/openid-server';
 import { watchUnhandledRejections } from '../support/storage-snapshot';
 
 /**

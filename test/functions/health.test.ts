@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { health } from '../../src/handlers/health';
-import { httpRequest, testContext, withEnv } from '../support/functions';
+import { httpRequest, testContext, withEnv } from '../../tools/stand-ins/functions';
 
 describe('health', () => {
   test('answers 200 with the version and configured features by name, never a value', async () => {

@@ -24,8 +24,8 @@ import { parseWebhookActivity, parseCommand, commandText } from '../../src/lib/o
 import { claimedDigest, verifyOutgoingWebhook } from '../../src/lib/outgoing-webhook/signature';
 import { encodeQueueMessage, MAX_QUEUE_MESSAGE_BYTES } from '../../src/lib/clients/storage';
 import { AUDIENCE, CLIENT_ID, entraClaims, entraIssuerFor, TENANT } from './expenses/support';
-import { BOT_APP_ID, BOT_ISSUER, type BotStandIn, botClaims, SERVICE_URL, startBotStandIn } from './messaging-extension/support';
-import { type OpenIdServer, type SigningKey, startOpenIdServer } from '../support/openid-server';
+import { BOT_APP_ID, BOT_ISSUER, type BotStandIn, botClaims, SERVICE_URL, startBotStandIn } from '../../tools/stand-ins/bot';
+import { type OpenIdServer, type SigningKey, startOpenIdServer } from '../../tools/stand-ins/openid-server';
 
 /**
  * Every parser and verifier of inbound payloads over generated input: each returns a typed value or throws

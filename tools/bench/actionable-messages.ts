@@ -8,7 +8,7 @@ import { actionableMessage } from '../../src/handlers/actionableMessage';
 import { verifyActionableMessageCaller } from '../../src/lib/expenses/outlook-token';
 import { featureConfig } from '../../src/lib/config/settings';
 import { openIdKeySource, verifyJwt } from '../../src/lib/clients/openid';
-import { setEnv } from '../../test/support/env';
+import { setEnv } from '../stand-ins/env';
 import {
   clickJson,
   entraClaims,
@@ -16,7 +16,7 @@ import {
   seedExpense,
   settings,
   startStandIns,
-} from '../../test/lib/expenses/support';
+} from '../stand-ins/outlook';
 import { startAzurite } from '../azurite';
 import { type BenchRow, median, percentile } from './table';
 

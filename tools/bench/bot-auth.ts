@@ -6,8 +6,8 @@ import { composeExtension } from '../../src/handlers/composeExtension';
 import { verifyBotRequest } from '../../src/lib/messaging-extension/bot-token';
 import { featureConfig } from '../../src/lib/config/settings';
 import { upsertUsers } from '../../src/lib/directory/directory';
-import { httpRequest, testContext } from '../../test/support/functions';
-import { startOpenIdServer } from '../../test/support/openid-server';
+import { httpRequest, testContext } from '../stand-ins/functions';
+import { startOpenIdServer } from '../stand-ins/openid-server';
 import { startAzurite } from '../azurite';
 import { type BenchRow, median, percentile } from './table';
 

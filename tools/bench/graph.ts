@@ -11,7 +11,7 @@ import { runDeltaSync } from '../../src/lib/graph-sync/delta';
 import { handleGraphPost } from '../../src/lib/graph-sync/notifications';
 import { processNotificationMessage } from '../../src/lib/graph-sync/processing';
 import { decodeQueueMessage, queueClient, tableClient } from '../../src/lib/clients/storage';
-import { type FakeGraph, sampleUser, startFakeGraph } from '../../test/lib/graph-sync/fake-graph';
+import { type FakeGraph, sampleUser, startFakeGraph } from '../stand-ins/fake-graph';
 import { startAzurite } from '../azurite';
 import { type BenchRow, median, percentile } from './table';
 

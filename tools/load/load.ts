@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { readDirectorySnapshot, upsertUsers } from '../../src/lib/directory/directory';
 import { setGraphCredentialForTests } from '../../src/lib/clients/graph-client';
 import { queueClient } from '../../src/lib/clients/storage';
-import { setEnv } from '../../test/support/env';
+import { setEnv } from '../stand-ins/env';
 import {
   APPROVER,
   clickJson,
@@ -13,10 +13,10 @@ import {
   seedExpense,
   settings,
   SUBMITTER,
-} from '../../test/lib/expenses/support';
-import { BOT_APP_ID, BOT_ISSUER, type BotStandIn, botToken, queryActivity } from '../../test/lib/messaging-extension/support';
-import { type FakeGraph, sampleUser, startFakeGraph, type Subscription } from '../../test/lib/graph-sync/fake-graph';
-import { type OpenIdServer, startOpenIdServer } from '../../test/support/openid-server';
+} from '../stand-ins/outlook';
+import { BOT_APP_ID, BOT_ISSUER, type BotStandIn, botToken, queryActivity } from '../stand-ins/bot';
+import { type FakeGraph, sampleUser, startFakeGraph, type Subscription } from '../stand-ins/fake-graph';
+import { type OpenIdServer, startOpenIdServer } from '../stand-ins/openid-server';
 import { type RunningAzurite, startAzurite } from '../azurite';
 import { type BenchRow, median, percentile, renderTable } from '../bench/table';
 import { LocalHost } from '../local-host/host';

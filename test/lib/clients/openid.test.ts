@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { UnauthenticatedError, UnavailableError } from '../../../src/lib/core/errors';
 import { bearerToken, OpenIdKeySource, verifyJwt } from '../../../src/lib/clients/openid';
-import { type OpenIdServer, startOpenIdServer } from '../../support/openid-server';
+import { type OpenIdServer, startOpenIdServer } from '../../../tools/stand-ins/openid-server';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const nowSec = Math.floor(NOW.getTime() / 1000);

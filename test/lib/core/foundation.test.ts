@@ -7,7 +7,7 @@ import { FEATURE_NAMES, featureConfig, featureSettings } from '../../../src/lib/
 import { BodyTooLargeError, NotConfiguredError, UnauthenticatedError } from '../../../src/lib/core/errors';
 import { errorResponse, readBody } from '../../../src/lib/core/http';
 import { bearerToken } from '../../../src/lib/clients/openid';
-import { httpRequest, testContext } from '../../support/functions';
+import { httpRequest, testContext } from '../../../tools/stand-ins/functions';
 
 /** Properties of the parts every endpoint stands on, over inputs nobody wrote by hand. */
 

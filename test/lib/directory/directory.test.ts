@@ -12,7 +12,7 @@ import {
 } from '../../../src/lib/directory/directory';
 import { tableClient } from '../../../src/lib/clients/storage';
 import { useAzurite } from '../../support/azurite';
-import { graphUser } from '../graph-sync/fake-graph';
+import { graphUser } from '../../../tools/stand-ins/fake-graph';
 import { userId } from '../graph-sync/setup';
 
 useAzurite();

@@ -1,6 +1,6 @@
 import { derivedRows, type DirectoryUser, USER_SELECT } from '../../../src/lib/directory/directory';
 import { tableClient } from '../../../src/lib/clients/storage';
-import type { UserProps } from '../graph-sync/fake-graph';
+import type { UserProps } from '../../../tools/stand-ins/fake-graph';
 
 /**
  * How the directory differs from a tenant, read straight from the table: users missing, extra or with

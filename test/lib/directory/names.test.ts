@@ -7,7 +7,7 @@ import { getDirectoryUser, removeUsers, searchDirectory, upsertUsers } from '../
 import { searchWords } from '../../../src/lib/directory/words';
 import { useAzurite } from '../../support/azurite';
 import { rowsOf } from './mirror';
-import { graphUser } from '../graph-sync/fake-graph';
+import { graphUser } from '../../../tools/stand-ins/fake-graph';
 import { userId } from '../graph-sync/setup';
 
 /**

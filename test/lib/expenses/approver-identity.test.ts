@@ -7,7 +7,7 @@ import { actionableMessage } from '../../../src/handlers/actionableMessage';
 import { upsertUsers } from '../../../src/lib/directory/directory';
 import { getExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';
-import { httpRequest, testContext, withEnv } from '../../support/functions';
+import { httpRequest, testContext, withEnv } from '../../../tools/stand-ins/functions';
 import {
   ACTION_URL,
   clickJson,

@@ -8,7 +8,7 @@ import { actionableMessage } from '../../../src/handlers/actionableMessage';
 import { LEGACY_ISSUER } from '../../../src/lib/expenses/outlook-token';
 import { getExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';
-import { httpRequest, type LogLine, testContext, withEnv } from '../../support/functions';
+import { httpRequest, type LogLine, testContext, withEnv } from '../../../tools/stand-ins/functions';
 import {
   APPROVER,
   assertCardStatus,

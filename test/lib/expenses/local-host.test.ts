@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 
 import type { LocalHost } from '../../../tools/local-host/host';
 import { useAzurite } from '../../support/azurite';
-import { setEnv } from '../../support/env';
+import { setEnv } from '../../../tools/stand-ins/env';
 import { appModules, startTestHost } from '../../support/local-host';
 import {
   ACTION_URL,

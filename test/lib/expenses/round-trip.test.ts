@@ -8,9 +8,9 @@ import { createExpense } from '../../../src/handlers/createExpense';
 import { getExpense } from '../../../src/handlers/getExpense';
 import { issueActionToken } from '../../../src/lib/expenses/action-token';
 import { assertCardForHost, cardText as cardTexts } from '../../support/cards';
-import { graphError } from '../../support/graph-server';
+import { graphError } from '../../../tools/stand-ins/graph-server';
 import { useAzurite } from '../../support/azurite';
-import { httpRequest, testContext, withEnv } from '../../support/functions';
+import { httpRequest, testContext, withEnv } from '../../../tools/stand-ins/functions';
 import {
   ACTION_TOKEN_KEY,
   ACTION_URL,

@@ -6,10 +6,10 @@ import { upsertUsers } from '../../../src/lib/directory/directory';
 import { insertExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';
 import { ACTION_TOKEN_KEY } from './support';
-import { setEnv } from '../../support/env';
-import { testContext } from '../../support/functions';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { testContext } from '../../../tools/stand-ins/functions';
 import { send } from '../messaging-extension/requests';
-import { type Account, type BotStandIn, invokeActivity, PUBLIC_BASE_URL, queryActivity, startBotStandIn } from '../messaging-extension/support';
+import { type Account, type BotStandIn, invokeActivity, PUBLIC_BASE_URL, queryActivity, startBotStandIn } from '../../../tools/stand-ins/bot';
 import { SECRETS_SETTING, teamsMessage, webhookRequest } from '../outgoing-webhook/support';
 
 /**

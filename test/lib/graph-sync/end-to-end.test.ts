@@ -6,9 +6,9 @@ import { setGraphCredentialForTests } from '../../../src/lib/clients/graph-clien
 import { decodeQueueMessage, queueClient } from '../../../src/lib/clients/storage';
 import type { LocalHost } from '../../../tools/local-host/host';
 import { useAzurite } from '../../support/azurite';
-import { graphError } from '../../support/graph-server';
+import { graphError } from '../../../tools/stand-ins/graph-server';
 import { appModules, startTestHost, type TestHost } from '../../support/local-host';
-import { type FakeGraph, graphUser, sampleUser, type Subscription, startFakeGraph, throttled } from './fake-graph';
+import { type FakeGraph, graphUser, sampleUser, type Subscription, startFakeGraph, throttled } from '../../../tools/stand-ins/fake-graph';
 import { CLIENT_STATE, userId } from './setup';
 
 /**

@@ -9,10 +9,10 @@ import { runDeltaSync } from '../../../src/lib/graph-sync/delta';
 import { processNotificationMessage } from '../../../src/lib/graph-sync/processing';
 import { acquireSyncLease, LEASE_MS, readSyncState, requestResync } from '../../../src/lib/graph-sync/state';
 import { useAzurite } from '../../support/azurite';
-import { setEnv } from '../../support/env';
-import { testContext } from '../../support/functions';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { testContext } from '../../../tools/stand-ins/functions';
 import { clearDirectory, mirrorProblems, rowsOf } from '../directory/mirror';
-import { graphUser, REAL_ANSWER, sampleUser, type UserProps } from './fake-graph';
+import { graphUser, REAL_ANSWER, sampleUser, type UserProps } from '../../../tools/stand-ins/fake-graph';
 import { useFakeGraph, userId } from './setup';
 
 /**

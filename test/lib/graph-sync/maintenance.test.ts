@@ -8,8 +8,8 @@ import { graphClient } from '../../../src/lib/clients/graph-client';
 import { runDeltaSync } from '../../../src/lib/graph-sync/delta';
 import { readSyncState, requestResync } from '../../../src/lib/graph-sync/state';
 import { useAzurite } from '../../support/azurite';
-import { testContext } from '../../support/functions';
-import { graphUser, sampleUser, type Subscription, throttled } from './fake-graph';
+import { testContext } from '../../../tools/stand-ins/functions';
+import { graphUser, sampleUser, type Subscription, throttled } from '../../../tools/stand-ins/fake-graph';
 import { CLIENT_STATE, useFakeGraph, userId } from './setup';
 
 /**

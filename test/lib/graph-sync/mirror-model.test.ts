@@ -12,9 +12,9 @@ import { runDeltaSync, type SyncOutcome } from '../../../src/lib/graph-sync/delt
 import { processNotificationMessage } from '../../../src/lib/graph-sync/processing';
 import { requestResync } from '../../../src/lib/graph-sync/state';
 import { useAzurite } from '../../support/azurite';
-import { testContext } from '../../support/functions';
+import { testContext } from '../../../tools/stand-ins/functions';
 import { clearDirectory, mirrorProblems } from '../directory/mirror';
-import { graphUser, type UserProps } from './fake-graph';
+import { graphUser, type UserProps } from '../../../tools/stand-ins/fake-graph';
 import { useFakeGraph, userId } from './setup';
 
 /**

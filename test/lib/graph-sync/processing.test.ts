@@ -6,8 +6,8 @@ import { getDirectoryUser, searchDirectory, upsertUsers } from '../../../src/lib
 import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/notifications';
 import { readSyncState } from '../../../src/lib/graph-sync/state';
 import { useAzurite } from '../../support/azurite';
-import { testContext } from '../../support/functions';
-import { graphUser, sampleUser, throttled } from './fake-graph';
+import { testContext } from '../../../tools/stand-ins/functions';
+import { graphUser, sampleUser, throttled } from '../../../tools/stand-ins/fake-graph';
 import { useFakeGraph, userId } from './setup';
 
 /**

@@ -1,7 +1,7 @@
 import { after, before } from 'node:test';
 
 import { setGraphCredentialForTests } from '../../../src/lib/clients/graph-client';
-import { type FakeGraph, startFakeGraph } from './fake-graph';
+import { type FakeGraph, startFakeGraph } from '../../../tools/stand-ins/fake-graph';
 
 export const CLIENT_STATE = 'c1ient-state-9f3b2a7e-5d1c-4e8a-b6f0-2a9d8c7e6b5a';
 

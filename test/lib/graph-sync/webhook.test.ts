@@ -9,7 +9,7 @@ import { graphWebhook } from '../../../src/handlers/graphWebhook';
 import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/notifications';
 import { decodeQueueMessage, MAX_QUEUE_MESSAGE_BYTES, queueClient } from '../../../src/lib/clients/storage';
 import { useAzurite } from '../../support/azurite';
-import { httpRequest, testContext, withEnv } from '../../support/functions';
+import { httpRequest, testContext, withEnv } from '../../../tools/stand-ins/functions';
 import { CLIENT_STATE, userId } from './setup';
 
 /**

@@ -7,7 +7,7 @@ import { crc32, inflateRawSync } from 'node:zlib';
 import Ajv04 from 'ajv-draft-04';
 
 import { APP_PACKAGE_DIR, buildPackage, renderManifest } from '../../../tools/package-teams';
-import { BOT_APP_ID, PUBLIC_BASE_URL } from './support';
+import { BOT_APP_ID, PUBLIC_BASE_URL } from '../../../tools/stand-ins/bot';
 
 /**
  * The Teams app package: the manifest, filled in, validates against the schema Microsoft publishes for

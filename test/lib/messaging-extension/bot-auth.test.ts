@@ -6,9 +6,9 @@ import { verifyBotRequest } from '../../../src/lib/messaging-extension/bot-token
 import { featureConfig } from '../../../src/lib/config/settings';
 import { UnauthenticatedError } from '../../../src/lib/core/errors';
 import { useAzurite } from '../../support/azurite';
-import { setEnv } from '../../support/env';
-import { withEnv } from '../../support/functions';
-import { type OpenIdServer, type SigningKey, startOpenIdServer } from '../../support/openid-server';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { withEnv } from '../../../tools/stand-ins/functions';
+import { type OpenIdServer, type SigningKey, startOpenIdServer } from '../../../tools/stand-ins/openid-server';
 import { storageSnapshot } from '../../support/storage-snapshot';
 import { post } from './requests';
 import {
@@ -23,7 +23,7 @@ import {
   SERVICE_URL,
   startBotStandIn,
   TENANT_ID,
-} from './support';
+} from '../../../tools/stand-ins/bot';
 
 /**
  * The one token shape Teams and Outlook send to a bot (docs/bot-tokens.md, row A), for each bot type the

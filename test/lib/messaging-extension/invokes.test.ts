@@ -5,8 +5,8 @@ import { upsertUsers } from '../../../src/lib/directory/directory';
 import { insertExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';
 import { assertCardForHost, type HostName, previewProblems } from '../../support/cards';
-import { setEnv } from '../../support/env';
-import { withEnv } from '../../support/functions';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { withEnv } from '../../../tools/stand-ins/functions';
 import { post, send } from './requests';
 import {
   type Account,
@@ -20,7 +20,7 @@ import {
   SERVICE_URL,
   startBotStandIn,
   titles,
-} from './support';
+} from '../../../tools/stand-ins/bot';
 
 /**
  * Every invoke through the real handler with valid tokens, against a real directory and expense store in

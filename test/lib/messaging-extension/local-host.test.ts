@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 
 import type { LocalHost } from '../../../tools/local-host/host';
 import { useAzurite } from '../../support/azurite';
-import { setEnv } from '../../support/env';
+import { setEnv } from '../../../tools/stand-ins/env';
 import { appModules, startTestHost } from '../../support/local-host';
-import { type BotStandIn, botToken, invokeActivity, PUBLIC_BASE_URL, startBotStandIn } from './support';
+import { type BotStandIn, botToken, invokeActivity, PUBLIC_BASE_URL, startBotStandIn } from '../../../tools/stand-ins/bot';
 
 /**
  * The messaging extension's functions as registered, loaded and served by the local host in streaming

@@ -10,10 +10,10 @@ import { signinCallback } from '../../../src/handlers/signinCallback';
 import { TEAMS_JS } from '../../../src/lib/messaging-extension/html-page';
 import { signinRedirectPage, signinSuccessPage } from '../../../src/lib/messaging-extension/signin-pages';
 import { chromiumPath, NO_CHROMIUM, type PageRun, startBrowser, teamsJsBytes, type TestBrowser } from '../../support/browser';
-import { setEnv } from '../../support/env';
-import { httpRequest, testContext } from '../../support/functions';
-import { type LoopbackServer, type RecordedRequest, type Reply, startLoopbackServer } from '../../support/loopback';
-import { BOT_APP_ID, PUBLIC_BASE_URL } from './support';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { httpRequest, testContext } from '../../../tools/stand-ins/functions';
+import { type LoopbackServer, type RecordedRequest, type Reply, startLoopbackServer } from '../../../tools/stand-ins/loopback';
+import { BOT_APP_ID, PUBLIC_BASE_URL } from '../../../tools/stand-ins/bot';
 
 /**
  * The three pop-up pages in a real browser, inside a fake Teams host and outside any host, with the

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 
 import { settingsPage } from '../../../src/handlers/settingsPage';
 import { escapeHtml } from '../../../src/lib/core/escape-html';
-import { httpRequest, testContext, withEnv } from '../../support/functions';
-import { BOT_APP_ID, PUBLIC_BASE_URL } from './support';
+import { httpRequest, testContext, withEnv } from '../../../tools/stand-ins/functions';
+import { BOT_APP_ID, PUBLIC_BASE_URL } from '../../../tools/stand-ins/bot';
 
 /** The settings pop-up: what it shows, what it hands to Teams, and that nothing echoed can become markup. */
 

@@ -1,6 +1,6 @@
 import { composeExtension } from '../../../src/handlers/composeExtension';
-import { httpRequest, testContext } from '../../support/functions';
-import { type BotStandIn, botToken } from './support';
+import { httpRequest, testContext } from '../../../tools/stand-ins/functions';
+import { type BotStandIn, botToken } from '../../../tools/stand-ins/bot';
 
 /** Requests to the real composeExtension handler (kept apart from support.ts, which loads no Functions code). */
 

@@ -9,9 +9,9 @@ import { signinStart } from '../../../src/handlers/signinStart';
 import { featureConfig } from '../../../src/lib/config/settings';
 import { redeemSigninCode, setSigninNetworkForTests, signinTicket } from '../../../src/lib/messaging-extension/signin';
 import { useAzurite } from '../../support/azurite';
-import { setEnv } from '../../support/env';
-import { httpRequest, testContext, withEnv } from '../../support/functions';
-import { type LoopbackServer, type RecordedRequest, startLoopbackServer } from '../../support/loopback';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { httpRequest, testContext, withEnv } from '../../../tools/stand-ins/functions';
+import { type LoopbackServer, type RecordedRequest, startLoopbackServer } from '../../../tools/stand-ins/loopback';
 import { send } from './requests';
 import {
   type Account,
@@ -22,7 +22,7 @@ import {
   queryActivity,
   startBotStandIn,
   titles,
-} from './support';
+} from '../../../tools/stand-ins/bot';
 
 /**
  * The sign-in flow end to end: the `auth` answer, the start page, Entra ID (a loopback stand-in for its

@@ -8,9 +8,9 @@ import { issueActionToken } from '../../../src/lib/expenses/action-token';
 import { getExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';
 import { assertCardForHost, cardText, type HostName } from '../../support/cards';
-import { setEnv } from '../../support/env';
-import { httpRequest, testContext } from '../../support/functions';
-import type { SigningKey } from '../../support/openid-server';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { httpRequest, testContext } from '../../../tools/stand-ins/functions';
+import type { SigningKey } from '../../../tools/stand-ins/openid-server';
 import {
   ACTION_TOKEN_KEY,
   ACTION_URL,
@@ -27,7 +27,7 @@ import {
   SUBMITTER,
 } from '../expenses/support';
 import { type Answer, post } from './requests';
-import { type Account, botClaims, type BotStandIn, invokeActivity, LARRY, queryActivity, SERVICE_URL, startBotStandIn, extension } from './support';
+import { type Account, botClaims, type BotStandIn, invokeActivity, LARRY, queryActivity, SERVICE_URL, startBotStandIn, extension } from '../../../tools/stand-ins/bot';
 
 /**
  * Universal Actions end to end: `adaptiveCard/action` invokes signed as the Bot Connector signs them (keys

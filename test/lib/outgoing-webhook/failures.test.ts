@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { outgoingWebhook } from '../../../src/handlers/outgoingWebhook';
 import { answerCommand } from '../../../src/lib/outgoing-webhook/answers';
 import { connectionStringFor } from '../../../tools/azurite';
-import { testContext, withEnv } from '../../support/functions';
+import { testContext, withEnv } from '../../../tools/stand-ins/functions';
 import { type ReplyBody, SECRETS_SETTING, teamsMessage, webhookRequest } from './support';
 
 /**

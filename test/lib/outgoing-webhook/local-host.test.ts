@@ -4,7 +4,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import type { LocalHost } from '../../../tools/local-host/host';
-import { setEnv } from '../../support/env';
+import { setEnv } from '../../../tools/stand-ins/env';
 import { appModules, startTestHost } from '../../support/local-host';
 import { CONTOSO_TOKEN, hmacHeader, type ReplyBody, SECRETS_SETTING, teamsMessage } from './support';
 

@@ -5,8 +5,8 @@ import { outgoingWebhook } from '../../../src/handlers/outgoingWebhook';
 import { removeUsers, upsertUsers } from '../../../src/lib/directory/directory';
 import { insertExpense, decideExpense } from '../../../src/lib/expenses/store';
 import { useAzurite } from '../../support/azurite';
-import { setEnv } from '../../support/env';
-import { testContext } from '../../support/functions';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { testContext } from '../../../tools/stand-ins/functions';
 import { assertCardForHost, cardText, openUrls } from '../../support/cards';
 import { type ReplyBody, SECRETS_SETTING, teamsMessage, TIM_OBJECT_ID, webhookRequest } from './support';
 

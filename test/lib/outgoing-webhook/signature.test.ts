@@ -4,8 +4,8 @@ import { after, before, describe, mock, test } from 'node:test';
 
 import { outgoingWebhook } from '../../../src/handlers/outgoingWebhook';
 import { digestsEqual } from '../../../src/lib/outgoing-webhook/signature';
-import { setEnv } from '../../support/env';
-import { testContext, withEnv } from '../../support/functions';
+import { setEnv } from '../../../tools/stand-ins/env';
+import { testContext, withEnv } from '../../../tools/stand-ins/functions';
 import {
   CONTOSO_TOKEN,
   FABRIKAM_TOKEN,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import { type GraphServer, graphError, startGraphServer } from '../../support/graph-server';
-import type { RecordedRequest, Reply } from '../../support/loopback';
+import { type GraphServer, graphError, startGraphServer } from './graph-server';
+import type { RecordedRequest, Reply } from './loopback';
 
 /**
  * A Graph tenant on the loopback stand-in: it keeps users (with per-property versions, so delta

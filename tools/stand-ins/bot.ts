@@ -1,4 +1,4 @@
-import { type OpenIdServer, type SigningKey, startOpenIdServer } from '../../support/openid-server';
+import { type OpenIdServer, type SigningKey, startOpenIdServer } from './openid-server';
 
 /**
  * Shared by the messaging-extension tests: a loopback Bot Framework key endpoint, the settings that point
