@@ -57,7 +57,9 @@ describe('the built main', () => {
     for (const source of sources) {
       const bindings = Object.values(app.registered.find((f) => f.name === source.name)?.bindings ?? {});
       // The trigger binding without the name and properties @azure/functions generates for it.
-      const { name: _name, properties: _properties, ...trigger } = bindings.find((b) => b.direction === 'in') ?? {};
+      const trigger = { ...bindings.find((b) => b.direction === 'in') };
+      delete trigger.name;
+      delete trigger.properties;
       if (source.trigger === 'http') {
         assert.deepEqual(trigger, { type: 'httpTrigger', direction: 'in', authLevel: source.authLevel, methods: source.methods, route: source.route }, source.name);
         assert.ok(bindings.some((b) => b.type === 'http' && b.direction === 'out'), `${source.name} answers over HTTP`);
