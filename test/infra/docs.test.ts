@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { filesUnder, read, repoRoot } from './sources';
+import { filesUnder, read, registrationsInSources, repoRoot } from './sources';
 
 const markdownFiles = ['README.md', ...filesUnder('docs', '.md')];
 
@@ -65,16 +65,7 @@ describe('the README and docs/ stand on their own', () => {
 
 describe('docs/surface.md describes the functions src/functions registers', () => {
   const table = section(read('docs/surface.md'), 'Functions');
-  const registrations = filesUnder('src/functions', '.ts').map((file) => {
-    const text = read(file);
-    return {
-      name: /([^/]+)\.ts$/.exec(file)?.[1] as string,
-      trigger: /\bapp\.(http|storageQueue|timer)\(/.exec(text)?.[1],
-      route: /route: '([^']+)'/.exec(text)?.[1],
-      authLevel: /authLevel: '([^']+)'/.exec(text)?.[1],
-      methods: [...(/methods: \[([^\]]*)\]/.exec(text)?.[1] ?? '').matchAll(/'(\w+)'/g)].map((m) => m[1]),
-    };
-  });
+  const registrations = registrationsInSources();
 
   test('one row per function, with its trigger, route, methods and auth level', () => {
     assert.ok(registrations.length > 0);

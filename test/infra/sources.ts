@@ -23,6 +23,28 @@ export function filesUnder(dir: string, suffix = ''): string[] {
   return found.sort();
 }
 
+export interface SourceRegistration {
+  name: string;
+  trigger: string | undefined;
+  route: string | undefined;
+  authLevel: string | undefined;
+  methods: string[];
+}
+
+/** What each src/functions file registers, read from its text: the function is named after its file. */
+export function registrationsInSources(): SourceRegistration[] {
+  return filesUnder('src/functions', '.ts').map((file) => {
+    const text = read(file);
+    return {
+      name: /([^/]+)\.ts$/.exec(file)?.[1] as string,
+      trigger: /\bapp\.(http|storageQueue|timer)\(/.exec(text)?.[1],
+      route: /route: '([^']+)'/.exec(text)?.[1],
+      authLevel: /authLevel: '([^']+)'/.exec(text)?.[1],
+      methods: [...(/methods: \[([^\]]*)\]/.exec(text)?.[1] ?? '').matchAll(/'(\w+)'/g)].map((m) => m[1] as string),
+    };
+  });
+}
+
 /** Top-level keys of `var <name> = { ... }` in a Bicep file. */
 export function bicepObjectKeys(bicep: string, variable: string): string[] {
   const start = bicep.search(new RegExp(`^var ${variable} = \\{`, 'm'));
