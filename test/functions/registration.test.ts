@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import { notificationQueueName, subscriptionSchedule } from '../../src/lib/config/settings';
 import { registrationsInSources, repoRoot } from '../infra/sources';
 import { startTestHost, type TestHost } from '../support/local-host';
-import { withEnv } from '../support/functions';
+import { withEnv } from '../../tools/stand-ins/functions';
 
 /**
  * The build's `main` (one esbuild bundle of the registrations, tools/bundle-app.ts) against what the
