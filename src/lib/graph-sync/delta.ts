@@ -5,6 +5,7 @@ import { isRecord } from '../core/http';
 import { callGraph, graphFailure, graphLinkPath } from '../clients/graph-retry';
 import { type FullRoundCheckpoint, type HeldLease, readSyncState, resyncOwed, type SyncState, withSyncLease } from './state';
 import { confirmAbsent } from './users';
+import { readTime } from './read-time';
 
 /**
  * The `/users/delta` sync. A full round (never synced, a resync owed, or the last full round older than
@@ -116,7 +117,7 @@ async function syncRound(context: RoundContext, deltaLink: string | undefined, c
     lease.check();
     context.graphRequests++;
     // Strictly later than the last page's, so that the checkpoint's markedUntil separates pages.
-    const readAt = Math.max(now(), markedUntil + 1, (gaps.at(-1)?.[1] ?? 0) + 1);
+    const readAt = Math.max(readTime(now()), markedUntil + 1, (gaps.at(-1)?.[1] ?? 0) + 1);
     const page = await callGraph(client, 'get', graphLinkPath(next, baseUrl));
     if (!isRecord(page)) throw new Error('Graph answered a delta page that is not an object');
     const changes: UserChange[] = [];

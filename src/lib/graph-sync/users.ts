@@ -3,6 +3,7 @@ import type { Client } from '@microsoft/microsoft-graph-client';
 import { BatchPartError } from '../core/errors';
 import { isRecord } from '../core/http';
 import { USER_SELECT } from '../directory/directory';
+import { readTime } from './read-time';
 import {
   callGraph,
   graphFailure,
@@ -76,7 +77,7 @@ export async function fetchUsersByIds(
     for (let i = 0; i < pending.length; i += REQUESTS_PER_BATCH) {
       const parts = pending.slice(i, i + REQUESTS_PER_BATCH);
       requests++;
-      const readAt = Date.now();
+      const readAt = readTime();
       let responses: unknown[];
       try {
         const request = await withoutSdkRetry(client.api('/$batch'));
@@ -130,7 +131,7 @@ export async function confirmAbsent(
   const gone: GoneUser[] = [];
   const present: FetchedUser[] = [];
   for (const id of ids) {
-    const readAt = Date.now();
+    const readAt = readTime();
     try {
       const user = await callGraph(client, 'get', `/users/${encodeURIComponent(id)}?$select=${USER_SELECT.join(',')}`, undefined, policy);
       if (isRecord(user) && typeof user.id === 'string') present.push({ user, readAt });
