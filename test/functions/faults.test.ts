@@ -13,7 +13,7 @@ import { verifyBotRequest } from '../../src/lib/messaging-extension/bot-token';
 import { featureConfig } from '../../src/lib/config/settings';
 import { UnauthenticatedError } from '../../src/lib/core/errors';
 import { getDirectoryUser } from '../../src/lib/directory/directory';
-import type { NotificationQueueMessage } from '../../src/lib/graph-sync/notifications';
+import type { NotificationQueueMessage } from '../../src/lib/graph-sync/queue-message';
 import { decodeQueueMessage, queueClient } from '../../src/lib/clients/storage';
 import { startAzurite } from '../../tools/azurite';
 import { entraClaims, entraIssuerFor, NOW, NOW_SEC } from '../lib/expenses/support';

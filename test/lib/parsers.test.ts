@@ -16,9 +16,9 @@ import {
   classifyNotification,
   parseNotificationCollection,
   queueMessagesFor,
-  USER_IDS_PER_MESSAGE,
   validationResponse,
 } from '../../src/lib/graph-sync/notifications';
+import { USER_IDS_PER_MESSAGE } from '../../src/lib/graph-sync/queue-message';
 import { parseJsonBytes } from '../../src/lib/core/http';
 import { parseWebhookActivity, parseCommand, commandText } from '../../src/lib/outgoing-webhook/activity';
 import { claimedDigest, verifyOutgoingWebhook } from '../../src/lib/outgoing-webhook/signature';

@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-
 import { featureConfig } from '../config/settings';
 import { isGuid } from '../core/validate';
 import { withinDeadline } from '../core/deadline';
@@ -8,6 +7,7 @@ import { BadRequestError, UnavailableError, ensureError } from '../core/errors';
 import { errorResponse, type HttpAnswer, type InboundRequest, isRecord, parseJsonBytes, readBody } from '../core/http';
 import { logEvent, type Logger } from '../core/log';
 import { enqueueJson } from '../clients/storage';
+import { isLifecycleEvent, type LifecycleNotice, type NotificationQueueMessage, queueMessages } from './queue-message';
 
 /**
  * The two Graph endpoints (`graphWebhook`, `graphLifecycle`) share this handler: the validation handshake,
@@ -18,22 +18,7 @@ import { enqueueJson } from '../clients/storage';
  * the value, and the answer stays 202 so that a sender cannot learn whether its guess passed.
  */
 
-const LIFECYCLE_EVENTS = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
-export type LifecycleEvent = (typeof LIFECYCLE_EVENTS)[number];
-export const isLifecycleEvent = (value: unknown): value is LifecycleEvent =>
-  (LIFECYCLE_EVENTS as readonly unknown[]).includes(value);
 const CHANGE_TYPES: readonly string[] = ['created', 'updated', 'deleted'];
-
-export interface LifecycleNotice {
-  lifecycleEvent: LifecycleEvent;
-  subscriptionId: string;
-  tenantId?: string;
-}
-
-/** What the Graph endpoints put on the queue (base64 JSON, one of these per message). */
-export type NotificationQueueMessage =
-  | { type: 'userChanges'; userIds: string[] }
-  | { type: 'lifecycle'; events: LifecycleNotice[] };
 
 /** One item of `value[]`, read leniently: real payloads differ from the documented ones. */
 export type InboundNotification =
@@ -41,9 +26,6 @@ export type InboundNotification =
   | ({ kind: 'lifecycle' } & LifecycleNotice)
   | { kind: 'ignored'; reason: string };
 
-/** 1,000 GUIDs make a message of about 52 KB once base64-encoded, inside the queue's 64 KB. */
-export const USER_IDS_PER_MESSAGE = 1000;
-const LIFECYCLE_PER_MESSAGE = 200;
 /** Graph waits 3 s and counts 2.9 s as slow; a queue write that has not finished by then is a failure. */
 const ENQUEUE_DEADLINE_MS = 2000;
 const MAX_VALIDATION_TOKEN = 4096;
@@ -126,14 +108,7 @@ export function queueMessagesFor(accepted: readonly InboundNotification[]): Noti
     seen.add(key);
     events.push({ lifecycleEvent: n.lifecycleEvent, subscriptionId: n.subscriptionId, ...(n.tenantId ? { tenantId: n.tenantId } : {}) });
   }
-  const messages: NotificationQueueMessage[] = [];
-  for (let i = 0; i < events.length; i += LIFECYCLE_PER_MESSAGE) {
-    messages.push({ type: 'lifecycle', events: events.slice(i, i + LIFECYCLE_PER_MESSAGE) });
-  }
-  for (let i = 0; i < userIds.length; i += USER_IDS_PER_MESSAGE) {
-    messages.push({ type: 'userChanges', userIds: userIds.slice(i, i + USER_IDS_PER_MESSAGE) });
-  }
-  return messages;
+  return queueMessages(userIds, events);
 }
 
 /** Writes every message, in parallel, or fails with UnavailableError (also when the deadline passes). */

@@ -1,17 +1,13 @@
 
 import { featureConfig } from '../config/settings';
-import { isGuid } from '../core/validate';
 import { applyUserChanges } from '../directory/directory';
 import { graphClient } from '../clients/graph-client';
 import { runDeltaSync } from './delta';
-import { isLifecycleEvent, type LifecycleEvent, type LifecycleNotice, type NotificationQueueMessage } from './notifications';
+import { type LifecycleEvent, type LifecycleNotice, parseQueueMessage } from './queue-message';
 import { requestResync, withSyncLease } from './state';
 import { ensureSubscription, reauthorize } from './subscriptions';
 import { fetchUsersByIds } from './users';
-import { MalformedQueueMessageError } from '../core/errors';
-import { isRecord } from '../core/http';
 import { logEvent, type Logger } from '../core/log';
-import { decodeQueueMessage } from '../clients/storage';
 
 /**
  * `processNotifications`: one queue message at a time. User changes: the ids are fetched from Graph in
@@ -21,41 +17,6 @@ import { decodeQueueMessage } from '../clients/storage';
  * retry budget, so the host retries the message and finally moves it to the poison queue; nothing is
  * acknowledged that was not applied.
  */
-
-/** The trigger hands over parsed JSON; a message written by hand may arrive as a string. */
-function parseQueueMessage(message: unknown): NotificationQueueMessage {
-  let value = message;
-  if (typeof message === 'string') {
-    try {
-      value = JSON.parse(message) as unknown;
-    } catch {
-      try {
-        value = decodeQueueMessage(message);
-      } catch {
-        throw new MalformedQueueMessageError('not JSON');
-      }
-    }
-  }
-  if (!isRecord(value)) throw new MalformedQueueMessageError('not an object');
-  switch (value.type) {
-    case 'userChanges': {
-      const ids = value.userIds;
-      if (!Array.isArray(ids) || !ids.every((id): id is string => typeof id === 'string' && isGuid(id))) {
-        throw new MalformedQueueMessageError('userIds must be GUIDs');
-      }
-      return { type: 'userChanges', userIds: ids };
-    }
-    case 'lifecycle': {
-      const events = value.events;
-      const valid = (e: unknown): e is LifecycleNotice =>
-        isRecord(e) && typeof e.subscriptionId === 'string' && isLifecycleEvent(e.lifecycleEvent);
-      if (!Array.isArray(events) || !events.every(valid)) throw new MalformedQueueMessageError('bad lifecycle events');
-      return { type: 'lifecycle', events };
-    }
-    default:
-      throw new MalformedQueueMessageError('unknown type');
-  }
-}
 
 export async function processNotificationMessage(message: unknown, context: Logger): Promise<void> {
   const parsed = parseQueueMessage(message);

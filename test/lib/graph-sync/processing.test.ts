@@ -3,7 +3,7 @@ import { beforeEach, describe, test } from 'node:test';
 
 import { processNotifications } from '../../../src/handlers/processNotifications';
 import { getDirectoryUser, searchDirectory, upsertUsers } from '../../../src/lib/directory/directory';
-import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/notifications';
+import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/queue-message';
 import { readSyncState } from '../../../src/lib/graph-sync/state';
 import { useAzurite } from '../../support/azurite';
 import { testContext } from '../../../tools/stand-ins/functions';

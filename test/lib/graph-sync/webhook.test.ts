@@ -6,7 +6,7 @@ import { describe, mock, test } from 'node:test';
 
 import { graphLifecycle } from '../../../src/handlers/graphLifecycle';
 import { graphWebhook } from '../../../src/handlers/graphWebhook';
-import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/notifications';
+import type { NotificationQueueMessage } from '../../../src/lib/graph-sync/queue-message';
 import { decodeQueueMessage, MAX_QUEUE_MESSAGE_BYTES, queueClient } from '../../../src/lib/clients/storage';
 import { useAzurite } from '../../support/azurite';
 import { httpRequest, testContext, withEnv } from '../../../tools/stand-ins/functions';
