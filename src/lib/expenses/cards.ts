@@ -31,7 +31,7 @@ export const STATUS_TEXT = { pending: 'Waiting for approval', approved: 'Approve
  * The state as a symbol and a word, in bold and the host's default colour: the hosts' "good", "warning"
  * and "attention" colours fall below 4.5:1 contrast on Teams' light or dark theme, so no colour carries it.
  */
-const STATUS_LINE = { pending: '⌛ Waiting for approval', approved: '✓ Approved', rejected: '✗ Rejected' } as const;
+const STATUS_SYMBOL = { pending: '⌛', approved: '✓', rejected: '✗' } as const;
 
 /**
  * Text shown as typed in a TextBlock or fact: a backslash before every character Markdown gives a
@@ -57,7 +57,7 @@ function cardData(expense: Expense): Record<string, string> {
     approver: markdownLiteral(expense.approver),
     description: markdownLiteral(expense.description),
     amountText: markdownLiteral(amountText),
-    statusLine: STATUS_LINE[expense.status],
+    statusLine: `${STATUS_SYMBOL[expense.status]} ${STATUS_TEXT[expense.status]}`,
     decidedBy: markdownLiteral(expense.decidedBy ?? ''),
     comment: markdownLiteral(expense.comment ?? ''),
     // Plain text (no Markdown): what a client shows when it cannot render the card.
