@@ -11,7 +11,7 @@ import { runDeltaSync } from '../../src/lib/graph-sync/delta';
 import { handleGraphPost } from '../../src/lib/graph-sync/notifications';
 import { processNotificationMessage } from '../../src/lib/graph-sync/processing';
 import { decodeQueueMessage, queueClient, tableClient } from '../../src/lib/clients/storage';
-import { type FakeGraph, REAL_ANSWER, sampleUser, startFakeGraph } from '../stand-ins/fake-graph';
+import { deltaOffset, type FakeGraph, REAL_ANSWER, sampleUser, startFakeGraph } from '../stand-ins/fake-graph';
 import { startAzurite } from '../azurite';
 import { type BenchRow, median, percentile } from './table';
 
@@ -127,12 +127,6 @@ async function handlerFigures(): Promise<BenchRow[]> {
     { figure: 'graphWebhook: 100-notification POST, p50 (Azurite)', value: median(times), unit: 'ms', anchor: "Graph's slow threshold", anchorValue: 2900 },
     { figure: 'graphWebhook: 100-notification POST, p99 (Azurite)', value: p99, unit: 'ms', anchor: "Graph's slow threshold", anchorValue: 2900, ratio: p99 / 2900, goal: '< 50 ms', met: p99 < 50 },
   ];
-}
-
-/** The offset a fake-Graph delta next link goes on from (the fake's $skiptoken is its cursor). */
-function deltaOffset(url: URL): number {
-  const token = url.searchParams.get('$skiptoken');
-  return token === null ? 0 : (JSON.parse(Buffer.from(token, 'base64url').toString()) as { offset: number }).offset;
 }
 
 async function deltaAndSearchFigures(graph: FakeGraph): Promise<BenchRow[]> {

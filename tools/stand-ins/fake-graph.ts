@@ -337,6 +337,12 @@ function pick(props: Record<string, unknown>, select: readonly string[]): Record
 /** Among the replies given to `fail`: this request gets the real answer (so a fault can hit the nth request). */
 export const REAL_ANSWER: Reply = Object.freeze({});
 
+/** The user offset a delta link of this fake goes on from (its `$skiptoken` is the cursor; none: 0). */
+export function deltaOffset(link: string | URL): number {
+  const token = new URL(link).searchParams.get('$skiptoken');
+  return token === null ? 0 : (JSON.parse(Buffer.from(token, 'base64url').toString()) as { offset: number }).offset;
+}
+
 /** A Graph 429 as the throttling docs show it. */
 export function throttled(retryAfter: string): Reply {
   return {
